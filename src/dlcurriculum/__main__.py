@@ -1,0 +1,3 @@
+from dlcurriculum.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Chapter 1: transformers from scratch (attention, the decoder-only model, sampling)."""

@@ -1,0 +1,1 @@
+"""Chapter 2, scaling laws: a scaling-law study of MNIST CNNs."""

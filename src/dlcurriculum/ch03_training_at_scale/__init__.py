@@ -1,0 +1,1 @@
+"""Chapter 3, training at scale: data parallelism and a fused Adam in Triton."""

@@ -1,0 +1,1 @@
+"""Chapter 4, optimization: noisy quadratic model experiments."""

@@ -1,0 +1,1 @@
+"""Chapter 5, modeling objectives: a contrastive CNN on MNIST."""

@@ -1,0 +1,1 @@
+"""Chapter 6, reinforcement learning: PPO on CartPole and Procgen."""

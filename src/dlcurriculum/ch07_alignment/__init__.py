@@ -1,0 +1,1 @@
+"""Chapter 7, alignment: RLHF on the Shakespeare model and an ELK proposal."""

@@ -1,0 +1,1 @@
+"""Chapter 8, interpretability: circuits in small transformers and CNNs."""

@@ -1,0 +1,1 @@
+"""Chapter 9, adversarial training: red teaming and robust MNIST."""

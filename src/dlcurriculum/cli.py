@@ -1,0 +1,246 @@
+"""The `dlc` command. Thin: it parses, calls library functions and prints.
+
+Every error a user can cause is a DlcError, printed as one message with exit code 2.
+"""
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from dlcurriculum import catalog
+from dlcurriculum.core.errors import DlcError
+
+app = typer.Typer(
+    help="An alignment-focused deep learning curriculum: read, run, and write the exercises.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(
+    help="Datasets: fetch them into the cache, see what is there.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+out = Console()
+err = Console(stderr=True)
+
+Workspace = Annotated[Path, typer.Option("--dir", help="Your workspace folder.")]
+RunsRoot = Annotated[Path, typer.Option("--runs", help="Folder holding run folders.")]
+
+
+@app.command("list")
+def list_chapters(dir: Workspace = Path("workspace"), runs: RunsRoot = Path("runs")) -> None:
+    """The chapters, their exercises, your check results and the reference runs."""
+    from dlcurriculum import progress
+
+    table = Table(title="Deep learning curriculum", show_lines=False)
+    for col in ("#", "chapter", "exercise", "your checks", "runs"):
+        table.add_column(col)
+    for ch in catalog.chapters().values():
+        practical = next((e.title for e in ch.exercises), "")
+        table.add_row(
+            str(ch.number),
+            ch.title,
+            practical,
+            progress.checks_status(ch, dir),
+            progress.runs_status(ch, runs),
+        )
+    out.print(table)
+    order = " → ".join(map(str, catalog.IMPORTANCE_ORDER))
+    out.print(
+        f"Order of importance: {order}. Start with 0 if MNIST is new to you. "
+        "`dlc show N` opens a chapter."
+    )
+
+
+@app.command()
+def show(chapter: str) -> None:
+    """Render a chapter's page: summary, readings, exercises, experiments."""
+    from dlcurriculum.pages import chapter_markdown
+
+    out.print(Markdown(chapter_markdown(catalog.get_chapter(chapter))))
+
+
+@app.command()
+def run(
+    experiment: str,
+    preset: Annotated[
+        str, typer.Option(help="smoke (seconds), quick (minutes on a laptop) or full.")
+    ] = "quick",
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config field: key=value.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Root folder for run folders (default ./runs).")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue an interrupted run folder.")] = None,
+    impl: Annotated[
+        Path | None, typer.Option(help="Run with the learner's code from this workspace.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the resolved config and stop.")
+    ] = False,
+) -> None:
+    """Run an experiment end to end and write its run folder and report."""
+    from dlcurriculum.core import config as config_mod
+    from dlcurriculum.core import experiment as exp
+
+    entry = catalog.get_experiment(experiment)
+    spec = exp.load_spec(entry.module, entry.attr)
+    assignments = list(set_ or [])
+    if device is not None:
+        assignments.append(f"device={device}")
+    if impl is not None:
+        if not impl.is_dir():
+            raise DlcError(
+                f"--impl {impl}: no such folder; "
+                f"create it with `dlc start {entry.chapter} --dir {impl}`"
+            )
+        assignments.append(f"impl={impl.resolve()}")
+    if resume is not None:
+        out.print(f"Resuming [bold]{resume}[/bold]")
+        result, verdicts = exp.resume(spec, resume, assignments)
+    else:
+        cfg = spec.config(preset, assignments)
+        if dry_run:
+            out.print(config_mod.describe(cfg))
+            return
+        from dlcurriculum.core.seed import choose_device
+
+        choose_device(cfg.device)  # fail before creating a run folder
+        result, verdicts = exp.launch(spec, cfg, preset, out_dir)
+    _print_verdicts(result.run_dir, result.summary, verdicts)
+
+
+def _print_verdicts(run_dir: Path, summary: dict, verdicts: list) -> None:
+    for name, v in verdicts:
+        mark = "[green]PASS[/green]" if v.passed else "[red]FAIL[/red]"
+        out.print(f"{mark}  {name}: {v.measured}")
+    if "wall_time_s" in summary:
+        out.print(f"Wall time: {summary['wall_time_s']:.1f} s")
+    out.print(f"Report: {run_dir / 'report.md'}")
+
+
+@app.command()
+def report(run_dir: Path) -> None:
+    """Rebuild a run's figures and report.md from its folder."""
+    from dlcurriculum.core import experiment as exp
+    from dlcurriculum.core.report import load_record
+    from dlcurriculum.core.runs import read_config
+
+    name = read_config(run_dir).get("experiment", "")
+    entry = catalog.get_experiment(name)
+    verdicts = exp.load_spec(entry.module, entry.attr).report(run_dir)
+    _print_verdicts(run_dir, load_record(run_dir).summary, verdicts)
+
+
+@app.command()
+def start(chapter: str, dir: Workspace = Path("workspace")) -> None:
+    """Copy a chapter's exercise skeleton into your workspace (never overwrites)."""
+    from dlcurriculum.core.exercises import start as start_chapter
+
+    ch = catalog.get_chapter(chapter)
+    for path, written in start_chapter(ch.slug, dir):
+        out.print(f"{'wrote' if written else 'kept yours'}  {path}")
+    out.print(f"Fill in the stubs, then run `dlc check {ch.number} --dir {dir}`.")
+
+
+@app.command()
+def check(
+    chapter: str,
+    exercise: Annotated[str | None, typer.Argument(help="Only this exercise.")] = None,
+    dir: Workspace = Path("workspace"),
+) -> None:
+    """Grade your code in the workspace against the chapter's checks."""
+    from dlcurriculum import progress
+    from dlcurriculum.core.exercises import check as check_chapter
+
+    ch = catalog.get_chapter(chapter)
+    results = check_chapter(ch.slug, dir, exercise)
+    for r in results:
+        out.print(
+            f"{'[green]PASS[/green]' if r.passed else '[red]FAIL[/red]'}  {r.name}"
+            + ("" if r.passed else f"\n      {r.message}")
+        )
+    if exercise is None:
+        progress.record_checks(ch, dir, results)
+    passed = sum(r.passed for r in results)
+    out.print(f"{passed}/{len(results)} checks pass.")
+    if passed < len(results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def hint(chapter: str, exercise: str) -> None:
+    """Show an exercise's docstring and hints."""
+    from dlcurriculum.pages import exercise_hint
+
+    out.print(exercise_hint(catalog.get_chapter(chapter), exercise))
+
+
+@app.command()
+def solution(
+    chapter: str,
+    exercise: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Skip the confirmation.")] = False,
+) -> None:
+    """Print the reference solution of an exercise (try it yourself first!)."""
+    from dlcurriculum.pages import exercise_source
+
+    ch = catalog.get_chapter(chapter)
+    source = exercise_source(ch, exercise)
+    if not yes and not typer.confirm(
+        "The curriculum advises trying before peeking. Show the solution?"
+    ):
+        raise typer.Exit(1)
+    out.print(source, highlight=False, markup=False)
+
+
+@data_app.command("fetch")
+def data_fetch(
+    name: str, force: Annotated[bool, typer.Option(help="Fetch again even if cached.")] = False
+) -> None:
+    """Fetch a dataset (mnist, shakespeare) into the cache."""
+    from dlcurriculum import data
+
+    out.print(f"{name}: {data.fetch(name, force=force)}")
+
+
+@data_app.command("info")
+def data_info() -> None:
+    """Where each dataset lives, its size, checksum and source."""
+    from dlcurriculum import data
+
+    out.print(f"Cache: {data.cache_root()} (set DLC_DATA_DIR to move it)")
+    table = Table()
+    for col in ("dataset", "status", "source", "size", "files (sha256)"):
+        table.add_column(col)
+    for d in data.info():
+        files = "\n".join(f"{Path(p).name} {d.sha256.get(Path(p).name, '')[:16]}…" for p in d.paths)
+        table.add_row(d.name, d.status, d.source or "-", f"{d.total_bytes / 1e6:.1f} MB", files)
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point: run the app; a DlcError becomes one message and exit code 2."""
+    import click
+
+    try:
+        code = app(standalone_mode=False)
+    except DlcError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        sys.exit(2)
+    except click.Abort:  # Ctrl-C, or "no" at a confirmation
+        err.print(
+            "stopped. An interrupted run continues with `dlc run EXPERIMENT --resume RUN_DIR`."
+        )
+        sys.exit(130)
+    except click.ClickException as e:  # usage errors: unknown option, missing argument
+        e.show()
+        sys.exit(e.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

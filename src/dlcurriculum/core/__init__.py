@@ -1,0 +1,1 @@
+"""The small shared toolkit: no chapter logic lives here."""

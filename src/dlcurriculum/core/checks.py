@@ -1,0 +1,95 @@
+"""What grader checks share: the failure type, precise comparisons, and running a check.
+
+A check is `check_x(impl) -> None`: it calls the learner's function on fixed inputs,
+compares with at least one independent oracle, and raises `ExerciseFailure` with a
+message that says what differs, on which input, and how to debug it.
+"""
+
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+class ExerciseFailure(AssertionError):
+    """The learner's code ran but gave a wrong answer; the message says how."""
+
+
+def assert_shape(actual: Tensor, expected: Sequence[int], what: str, hint: str = "") -> None:
+    """Fail unless `actual` has exactly the expected shape."""
+    if not isinstance(actual, Tensor):
+        raise ExerciseFailure(f"{what}: expected a Tensor, got {type(actual).__name__}. {hint}")
+    if tuple(actual.shape) != tuple(expected):
+        raise ExerciseFailure(
+            f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected)}. {hint}".strip()
+        )
+
+
+def assert_close(
+    actual: Tensor,
+    expected: Tensor,
+    what: str,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    hint: str = "",
+) -> None:
+    """Fail unless the tensors match; the message shows where they differ most."""
+    assert_shape(actual, expected.shape, what, hint)
+    actual, expected = actual.detach().double(), expected.detach().double()
+    bad = ~torch.isclose(actual, expected, atol=atol, rtol=rtol)
+    if bad.any():
+        diff = (actual - expected).abs().nan_to_num(float("inf"))
+        worst = tuple(int(i) for i in torch.nonzero(diff == diff.max())[0])
+        raise ExerciseFailure(
+            f"{what}: {int(bad.sum())} of {bad.numel()} values differ "
+            f"(worst at index {worst}: got {actual[worst].item():.6g}, "
+            f"expected {expected[worst].item():.6g}; atol={atol}, rtol={rtol}). {hint}".strip()
+        )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one exercise's check on the learner's code."""
+
+    name: str
+    passed: bool
+    message: str = ""
+
+
+def run_check(
+    name: str, check: Callable[[Any], None], impl: Any, source: Path | None
+) -> CheckResult:
+    """Run one check; turn every way it can go wrong into a one-paragraph message.
+
+    Args:
+        name: the exercise's name.
+        check: the grader check.
+        impl: the learner's callable (or class).
+        source: the learner's file, to point at the line that raised.
+    """
+    try:
+        check(impl)
+    except NotImplementedError:
+        where = f" in {source}" if source else ""
+        return CheckResult(name, False, f"not implemented yet: fill in the stub{where}")
+    except ExerciseFailure as e:
+        return CheckResult(name, False, str(e))
+    except Exception as e:  # the learner's code crashed: show where, not a whole traceback
+        return CheckResult(name, False, f"raised {type(e).__name__}: {e}{_where(e, source)}")
+    return CheckResult(name, True)
+
+
+def _where(error: BaseException, source: Path | None) -> str:
+    """' (at file:line: code)' for the innermost frame in the learner's file, if any."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if source is not None:
+        mine = [f for f in frames if Path(f.filename).resolve() == source.resolve()]
+        frames = mine or frames
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" (at {Path(f.filename).name}:{f.lineno}: {(f.line or '').strip()})"

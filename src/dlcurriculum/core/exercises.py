@@ -1,0 +1,176 @@
+"""Exercises: the registry record, skeletons generated from the reference, learner code loading.
+
+One source of truth: the reference modules mark what a learner writes with
+`# BEGIN SOLUTION` / `# END SOLUTION`. The skeleton is the same file with each marked block
+replaced by `raise NotImplementedError`, keeping signatures, docstrings and `# HINT:` lines.
+"""
+
+import ast
+import importlib
+import importlib.util
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from dlcurriculum.core.errors import DlcError
+
+if TYPE_CHECKING:  # checks imports torch; listing exercises must not
+    from dlcurriculum.core.checks import CheckResult
+
+BEGIN, END, HINT = "# BEGIN SOLUTION", "# END SOLUTION", "# HINT:"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One piece of a chapter the learner writes, and the check that grades it."""
+
+    name: str
+    module: str
+    """Module of the chapter package that holds it, e.g. "model"."""
+    qualname: str
+    """Function or class inside that module, e.g. "CNN"."""
+    check: str
+    """Name of the grader in the chapter's checks.py."""
+    difficulty: int = 1
+    depends_on: tuple[str, ...] = ()
+
+
+def make_skeleton(source: str, path: str = "<reference>") -> str:
+    """Replace every solution block with a NotImplementedError stub, keeping hints.
+
+    Works line by line because the markers are comments, which the AST drops.
+    """
+    out: list[str] = []
+    inside: str | None = None  # indentation of the open block
+    for lineno, line in enumerate(source.splitlines(keepends=True), 1):
+        stripped = line.strip()
+        if stripped == BEGIN:
+            if inside is not None:
+                raise ValueError(f"{path}:{lineno}: nested {BEGIN}")
+            inside = line[: len(line) - len(line.lstrip())]
+            name = _enclosing_def(out)
+            out.append(f'{inside}raise NotImplementedError("{name}: see the docstring")\n')
+        elif stripped == END:
+            if inside is None:
+                raise ValueError(f"{path}:{lineno}: {END} without {BEGIN}")
+            inside = None
+        elif inside is None:
+            out.append(line)
+        elif stripped.startswith(HINT):
+            out.insert(len(out) - 1, line)  # hints go above the raise
+    if inside is not None:
+        raise ValueError(f"{path}: {BEGIN} is never closed")
+    skeleton = "".join(out)
+    ast.parse(skeleton, filename=path)  # a skeleton that does not compile is our bug
+    return skeleton
+
+
+def _enclosing_def(lines: list[str]) -> str:
+    for line in reversed(lines):
+        m = re.match(r"\s*(?:async\s+)?def\s+(\w+)", line)
+        if m:
+            return m.group(1)
+    return "this exercise"
+
+
+def chapter_exercises(slug: str) -> list[Exercise]:
+    """The EXERCISES a chapter package declares (empty if it has none yet)."""
+    return list(getattr(importlib.import_module(f"dlcurriculum.{slug}"), "EXERCISES", []))
+
+
+def reference_path(slug: str, module: str) -> Path:
+    """The file of a reference module."""
+    spec = importlib.util.find_spec(f"dlcurriculum.{slug}.{module}")
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin)
+
+
+def start(slug: str, workspace: Path) -> list[tuple[Path, bool]]:
+    """Write the chapter's skeleton files into workspace/<slug>/, never overwriting.
+
+    Returns (path, written) for each file; written is False where the learner's file was kept.
+    """
+    modules = sorted({e.module for e in chapter_exercises(slug)})
+    if not modules:
+        raise DlcError(f"{slug} has no exercises yet: see `dlc show` for what is available")
+    folder = workspace / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    results = []
+    for module in modules:
+        target = folder / f"{module}.py"
+        if target.exists():
+            results.append((target, False))
+            continue
+        ref = reference_path(slug, module)
+        target.write_text(make_skeleton(ref.read_text(), str(ref)))
+        results.append((target, True))
+    return results
+
+
+def learner_file(workspace: Path, slug: str, module: str) -> Path:
+    """Where the learner's version of a module lives."""
+    return workspace / slug / f"{module}.py"
+
+
+def load_learner_module(workspace: Path, slug: str, module: str) -> ModuleType:
+    """Import the learner's file as a module (fresh each call), or DlcError saying why not."""
+    path = learner_file(workspace, slug, module)
+    if not path.is_file():
+        raise DlcError(f"{path} does not exist: run `dlc start` with --dir {workspace} first")
+    name = f"dlc_workspace.{slug}.{module}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses and pickling look the module up by name
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as e:
+        sys.modules.pop(name, None)
+        raise DlcError(f"{path} does not import: {type(e).__name__}: {e}") from None
+    return mod
+
+
+def resolve(slug: str, impl: str | Path = "") -> SimpleNamespace:
+    """The chapter's exercise code by qualname (ns.CNN): the learner's when `impl` is a workspace.
+
+    Experiments call their exercise code through this namespace, so the same training loop
+    runs the reference or the learner's code.
+    """
+    found: dict[str, Any] = {}
+    for ex in chapter_exercises(slug):
+        if impl:
+            mod = load_learner_module(Path(impl), slug, ex.module)
+        else:
+            mod = importlib.import_module(f"dlcurriculum.{slug}.{ex.module}")
+        found[ex.qualname] = getattr(mod, ex.qualname)
+    return SimpleNamespace(**found)
+
+
+def check(slug: str, workspace: Path, only: str | None = None) -> list["CheckResult"]:
+    """Grade the learner's files in workspace/<slug>/ with the chapter's checks."""
+    from dlcurriculum.core.checks import CheckResult, run_check
+
+    exercises = chapter_exercises(slug)
+    if only is not None:
+        exercises = [e for e in exercises if e.name == only]
+        if not exercises:
+            names = ", ".join(e.name for e in chapter_exercises(slug))
+            raise DlcError(f"unknown exercise {only!r} in {slug}: choose one of {names}")
+    checks = importlib.import_module(f"dlcurriculum.{slug}.checks")
+    results = []
+    for ex in exercises:
+        source = learner_file(workspace, slug, ex.module)
+        try:
+            impl = getattr(load_learner_module(workspace, slug, ex.module), ex.qualname)
+        except DlcError as e:
+            results.append(CheckResult(ex.name, False, str(e)))
+            continue
+        except AttributeError:
+            msg = f"{source} has no {ex.qualname}: restore it from `dlc start` into a new folder"
+            results.append(CheckResult(ex.name, False, msg))
+            continue
+        results.append(run_check(ex.name, getattr(checks, ex.check), impl, source))
+    return results

@@ -1,0 +1,123 @@
+"""What an experiment is, and how one is launched, resumed and reported.
+
+Each chapter's `experiments.py` declares `ExperimentSpec`s: presets of its frozen config,
+a `run(cfg, run_dir) -> Result` function, the exercise's success criteria, and the
+figures and tables of its report. The CLI and the tests both go through `launch`.
+"""
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlcurriculum.core.config import RunConfig, from_dict, override
+from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.report import Criterion, RunRecord, Verdict, load_record, write_report
+from dlcurriculum.core.runs import new_run_dir, read_config, write_json, write_run_files
+
+
+@dataclass(frozen=True)
+class Result:
+    """What `run` returns: where the run lives and its final figures."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    checkpoint: Path | None = None
+
+
+def finish(run_dir: Path, summary: dict[str, Any], checkpoint: Path | None = None) -> Result:
+    """Write summary.json (the final figures the criteria read) and return the Result."""
+    write_json(run_dir / "summary.json", summary)
+    return Result(run_dir, summary, checkpoint)
+
+
+def _no_figures(record: RunRecord) -> list[Path]:
+    return []
+
+
+def _no_sections(record: RunRecord) -> list[tuple[str, str]]:
+    return []
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A runnable experiment: `dlc run <name> --preset P --set k=v`."""
+
+    name: str
+    title: str
+    presets: Mapping[str, RunConfig]
+    run: Callable[[Any, Path], Result]
+    criteria: Sequence[Criterion]
+    figures: Callable[[RunRecord], list[Path]] = _no_figures
+    """Draws the report's figures into run_dir/figures and returns their paths."""
+    sections: Callable[[RunRecord], list[tuple[str, str]]] = _no_sections
+    """Extra report sections (heading, markdown), e.g. result tables."""
+    next_steps: str = ""
+    progress_key: str = field(default="", compare=False)
+    """The metric the progress bar shows live."""
+
+    @property
+    def config_cls(self) -> type[RunConfig]:
+        return type(next(iter(self.presets.values())))
+
+    def config(self, preset: str, assignments: Sequence[str] = ()) -> RunConfig:
+        """The preset's config with `--set` assignments applied."""
+        if preset not in self.presets:
+            raise DlcError(
+                f"unknown preset {preset!r} for {self.name}: use one of {', '.join(self.presets)}"
+            )
+        return override(self.presets[preset], list(assignments))
+
+    def report(self, run_dir: Path) -> list[tuple[str, Verdict]]:
+        """(Re)draw figures and write report.md from the run folder alone."""
+        record = load_record(run_dir)
+        return write_report(
+            record,
+            self.title,
+            self.criteria,
+            self.figures(record) if record.summary else [],
+            self.sections(record) if record.summary else [],
+            self.next_steps,
+        )
+
+
+def load_spec(module: str, attr: str) -> ExperimentSpec:
+    """Import the module that declares an experiment and return its spec."""
+    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+
+def launch(
+    spec: ExperimentSpec, cfg: RunConfig, preset: str, out: Path | None = None
+) -> tuple[Result, list[tuple[str, Verdict]]]:
+    """Run an experiment in a fresh run folder and write its report."""
+    run_dir = new_run_dir(spec.name, out)
+    write_run_files(run_dir, spec.name, cfg, preset)
+    result = spec.run(cfg, run_dir)
+    return result, spec.report(run_dir)
+
+
+def resume(
+    spec: ExperimentSpec, run_dir: Path, assignments: Sequence[str] = ()
+) -> tuple[Result, list[tuple[str, Verdict]]]:
+    """Continue an interrupted run from its last checkpoint, with the config it started with.
+
+    Only fields that cannot change the results' meaning (device) may be overridden.
+    """
+    data = read_config(run_dir)
+    if data.get("experiment") != spec.name:
+        raise DlcError(
+            f"{run_dir} holds a run of {data.get('experiment')!r}, not {spec.name!r}: "
+            f"use dlc run {data.get('experiment')} --resume {run_dir}"
+        )
+    cfg = from_dict(spec.config_cls, data)
+    changed = {a.partition("=")[0] for a in assignments} - {"device"}
+    if changed:
+        raise DlcError(f"--resume keeps the run's config; drop --set {', '.join(sorted(changed))}")
+    cfg = override(cfg, list(assignments))
+    if (run_dir / "summary.json").exists():
+        raise DlcError(f"{run_dir} has already finished: see its report.md or start a new run")
+    if assignments:
+        write_run_files(run_dir, spec.name, cfg, data.get("preset", ""))
+    result = spec.run(cfg, run_dir)
+    return result, spec.report(run_dir)
