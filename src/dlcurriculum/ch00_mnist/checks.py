@@ -125,9 +125,8 @@ def check_train_step(train_step: Callable[..., float]) -> None:
         if abs(loss - expected_loss.item()) > 1e-5:
             raise ExerciseFailure(
                 f"call {call}: returned loss {loss:.6f}, but the mean cross-entropy before the "
-                "update is "
-                f"{expected_loss.item():.6f}: return the loss computed before optimizer.step(), with "
-                "F.cross_entropy's default mean reduction"
+                f"update is {expected_loss.item():.6f}: return the loss computed before "
+                "optimizer.step(), with F.cross_entropy's default mean reduction"
             )
         for (name, p), p0, g in zip(
             model.named_parameters(), oracle.parameters(), grads, strict=True

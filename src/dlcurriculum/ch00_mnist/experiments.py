@@ -67,7 +67,7 @@ MNIST_PRESETS = {
         evals_per_epoch=4,
         target_accuracy=0.8,
     ),
-    "quick": MNISTConfig(),
+    "quick": MNISTConfig(evals_per_epoch=2),
     "full": MNISTConfig(epochs=8, augment=2, evals_per_epoch=2),
 }
 
@@ -130,6 +130,7 @@ def _mnist_figures(record: RunRecord) -> list[Path]:
         title="Test accuracy",
     )
     ax2.legend()
+    fig.tight_layout()
     return [save_figure(fig, record.run_dir / "figures" / "training.png")]
 
 

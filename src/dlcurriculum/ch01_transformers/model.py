@@ -242,6 +242,13 @@ class Transformer(nn.Module):
         # END SOLUTION
 
 
+def config_of(model: nn.Module) -> TransformerConfig:
+    """The TransformerConfig of a Transformer: ours or a learner's (another class, same API)."""
+    cfg = model.cfg
+    assert isinstance(cfg, TransformerConfig), f"{type(model).__name__} has no TransformerConfig"
+    return cfg
+
+
 def count_params(model: nn.Module) -> int:
     """Number of trainable parameters (tied matrices counted once)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -9,9 +9,7 @@ at a glance both that the model learns and that the causal mask works.
 
 import torch
 from jaxtyping import Float, Int
-from torch import Tensor
-
-from dlcurriculum.ch01_transformers.model import Transformer
+from torch import Tensor, nn
 
 
 def reversal_batch(
@@ -44,7 +42,7 @@ def per_position_accuracy(
 
 @torch.inference_mode()
 def evaluate_reversal(
-    model: Transformer, n_seqs: int, seq_len: int, n_symbols: int, seed: int = 1234
+    model: nn.Module, n_seqs: int, seq_len: int, n_symbols: int, seed: int = 1234
 ) -> dict[str, object]:
     """Per-position accuracy on fresh sequences, and the two halves' means.
 

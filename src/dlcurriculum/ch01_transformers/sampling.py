@@ -6,10 +6,10 @@ Fan et al. 2018, "Hierarchical Neural Story Generation" (top-k).
 
 import torch
 from jaxtyping import Float, Int
-from torch import Tensor
+from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.attention import KVCache
-from dlcurriculum.ch01_transformers.model import Transformer
+from dlcurriculum.ch01_transformers.model import config_of
 from dlcurriculum.core.errors import DlcError
 
 
@@ -76,7 +76,7 @@ def sample_next_token(
 
 @torch.inference_mode()
 def generate(
-    model: Transformer,
+    model: nn.Module,
     prompt: Int[Tensor, "batch pos"],
     max_new_tokens: int,
     temperature: float = 1.0,
@@ -92,7 +92,7 @@ def generate(
     same logits and, with the same generator, the same tokens.
 
     Args:
-        model: the transformer (run in eval mode; its mode is restored after).
+        model: a Transformer (run in eval mode; its mode is restored after).
         prompt: at least one token per sequence, ids in [0, d_vocab).
         max_new_tokens: how many tokens to add.
         temperature, top_k, top_p, generator: see `sample_next_token`.
@@ -104,7 +104,7 @@ def generate(
     Raises:
         DlcError: an empty prompt, or a token id outside the vocabulary.
     """
-    cfg = model.cfg
+    cfg = config_of(model)
     if prompt.ndim != 2 or prompt.shape[1] == 0:
         raise DlcError(
             "the prompt must be a [batch, pos] tensor of ids with pos >= 1, "

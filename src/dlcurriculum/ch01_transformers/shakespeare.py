@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 from jaxtyping import Int
-from torch import Tensor
+from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.config import TransformerConfig
-from dlcurriculum.ch01_transformers.model import Transformer
+from dlcurriculum.ch01_transformers.model import Transformer, config_of
 from dlcurriculum.ch01_transformers.sampling import generate
 from dlcurriculum.ch01_transformers.tokenizer import WordTokenizer, split_pieces
 from dlcurriculum.ch01_transformers.training import autocast, lm_loss
@@ -120,7 +120,7 @@ def prepare_data(
 
 
 @torch.inference_mode()
-def evaluate_loss(model: Transformer, seqs: Tensor, batch_size: int) -> float:
+def evaluate_loss(model: nn.Module, seqs: Tensor, batch_size: int) -> float:
     """Mean next-token cross-entropy (nats) over every target of `seqs`."""
     was_training = model.training
     model.eval()
@@ -142,7 +142,7 @@ def perplexity(loss: float) -> float:
 
 
 def generate_text(
-    model: Transformer,
+    model: nn.Module,
     tokenizer: WordTokenizer,
     prompt: str,
     max_new_tokens: int,
@@ -169,13 +169,14 @@ def generate_text(
     return prompt + tokenizer.decode(out[0, len(ids) :].tolist())
 
 
-def save_shakespeare_model(path: Path, model: Transformer, tokenizer: WordTokenizer) -> Path:
+def save_shakespeare_model(path: Path, model: nn.Module, tokenizer: WordTokenizer) -> Path:
     """Write the model, its config and its tokenizer to one file, atomically."""
-    if len(tokenizer) != model.cfg.d_vocab:
-        raise DlcError(f"tokenizer has {len(tokenizer)} pieces but the model {model.cfg.d_vocab}")
+    cfg = config_of(model)
+    if len(tokenizer) != cfg.d_vocab:
+        raise DlcError(f"tokenizer has {len(tokenizer)} pieces but the model {cfg.d_vocab}")
     state = {
         "format": CHECKPOINT_FORMAT,
-        "config": dataclasses.asdict(model.cfg),
+        "config": dataclasses.asdict(cfg),
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "tokenizer": tokenizer.to_dict(),
     }

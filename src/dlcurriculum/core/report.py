@@ -23,7 +23,7 @@ class RunRecord:
     metrics: list[dict[str, Any]]
     summary: dict[str, Any]
 
-    def series(self, key: str) -> tuple[list[float], list[float]]:
+    def series(self, key: str) -> tuple[list[int], list[float]]:
         """(steps, values) of one metric over the run, skipping rows without it."""
         rows = [r for r in self.metrics if key in r]
         return [r["step"] for r in rows], [r[key] for r in rows]

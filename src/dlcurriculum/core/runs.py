@@ -8,7 +8,6 @@ torn last line is ignored when read.
 """
 
 import json
-import math
 import os
 import sys
 import tempfile
@@ -119,7 +118,7 @@ class MetricLogger:
         self._file.flush()
         if self._tb is not None:
             for key, value in row.items():
-                if key != "step" and isinstance(value, float) and math.isfinite(value):
+                if isinstance(value, int | float) and not isinstance(value, bool) and key != "step":
                     self._tb.add_scalar(key, value, step)
 
     def close(self) -> None:
@@ -137,9 +136,7 @@ class MetricLogger:
 
 def _plain(value: Any) -> Any:
     """Tensors and numpy scalars to Python numbers, so json can write them."""
-    if hasattr(value, "item"):
-        value = value.item()
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+    return value.item() if hasattr(value, "item") else value
 
 
 def _tensorboard_writer(run_dir: Path, purge_step: int | None) -> Any:

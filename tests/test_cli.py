@@ -1,0 +1,123 @@
+"""The dlc command as a user runs it: real subprocesses, exit codes and messages."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import dlcurriculum
+
+DLC = [sys.executable, "-m", "dlcurriculum"]
+PKG = Path(dlcurriculum.__file__).parent
+
+
+def dlc(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    # wide columns so rich does not wrap the messages the tests look for
+    return subprocess.run(
+        [*DLC, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def test_list_and_show(tmp_path: Path) -> None:
+    listing = dlc("list", cwd=tmp_path)
+    assert listing.returncode == 0
+    assert "Transformers" in listing.stdout and "Adversarial training" in listing.stdout
+    page = dlc("show", "0", cwd=tmp_path)
+    assert page.returncode == 0
+    assert "dlc run mnist" in page.stdout and "Readings" in page.stdout
+    planned = dlc("show", "4", cwd=tmp_path)
+    assert "No experiment is available for this chapter yet" in planned.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "42"], "unknown chapter '42'"),
+        (["run", "nope"], "unknown experiment 'nope'"),
+        (["run", "mnist", "--preset", "huge"], "unknown preset 'huge'"),
+        (["run", "mnist", "--set", "lr"], "malformed"),
+        (["run", "mnist", "--set", "learning_rate=1"], "has no field 'learning_rate'"),
+        (["run", "mnist", "--set", "epochs=two"], "expected a int"),
+        (["run", "mnist", "--device", "cuda"], "no CUDA GPU"),
+        (["run", "mnist", "--impl", "missing"], "no such folder"),
+        (["report", "."], "not a run folder"),
+        (["check", "0", "--dir", "empty"], "does not exist: run `dlc start`"),
+        (["data", "fetch", "cifar"], "unknown dataset 'cifar'"),
+    ],
+)
+def test_user_errors_are_one_message_and_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = dlc(*args, cwd=tmp_path)
+    if args[0] == "check":  # a missing workspace is a failed check, reported per exercise
+        assert result.returncode == 1 and message in result.stdout
+        return
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists(), "a failed command must not leave a run folder"
+
+
+def test_run_then_report(tmp_path: Path) -> None:
+    result = dlc("run", "mnist", "--preset", "smoke", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "PASS" in result.stdout and "Wall time" in result.stdout
+    [run_dir] = (tmp_path / "runs" / "mnist").iterdir()
+    (run_dir / "report.md").unlink()
+    rebuilt = dlc("report", str(run_dir), cwd=tmp_path)
+    assert rebuilt.returncode == 0 and (run_dir / "report.md").exists()
+    assert "mnist PASS" in dlc("list", cwd=tmp_path).stdout
+    dry = dlc("run", "mnist", "--preset", "quick", "--set", "epochs=3", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0 and "epochs" in dry.stdout and "3" in dry.stdout
+
+
+def test_learner_workflow(tmp_path: Path) -> None:
+    """start -> all stubs fail as 'not implemented'; the reference copied in passes and runs;
+    a deliberately broken copy fails with a precise message."""
+    started = dlc("start", "0", "--dir", "ws", cwd=tmp_path)
+    assert started.returncode == 0 and "wrote" in started.stdout
+    stubs = dlc("check", "0", "--dir", "ws", cwd=tmp_path)
+    assert stubs.returncode == 1
+    assert stubs.stdout.count("not implemented yet") == 3 and "Traceback" not in stubs.stdout
+    assert "0/3 pass" in dlc("list", "--dir", "ws", cwd=tmp_path).stdout
+
+    folder = tmp_path / "ws" / "ch00_mnist"
+    for module in ("model", "training"):
+        shutil.copy(PKG / "ch00_mnist" / f"{module}.py", folder / f"{module}.py")
+    good = dlc("check", "0", "--dir", "ws", cwd=tmp_path)
+    assert good.returncode == 0, good.stdout
+    assert "3/3 checks pass" in good.stdout
+    run = dlc("run", "mnist", "--preset", "smoke", "--impl", "ws", cwd=tmp_path)
+    assert run.returncode == 0 and "PASS" in run.stdout, run.stderr
+
+    training = folder / "training.py"
+    training.write_text(training.read_text().replace("argmax(dim=1)", "argmax(dim=0)"))
+    bad = dlc("check", "0", "accuracy", "--dir", "ws", cwd=tmp_path)
+    assert bad.returncode == 1
+    # the message points at the learner's own line
+    assert "FAIL  accuracy" in bad.stdout and "training.py:" in bad.stdout
+    assert "argmax(dim=0)" in bad.stdout and "Traceback" not in bad.stdout
+
+
+def test_hint_and_solution(tmp_path: Path) -> None:
+    hint = dlc("hint", "0", "accuracy", cwd=tmp_path)
+    assert hint.returncode == 0 and "dim=1" in hint.stdout and "argmax(dim=1) ==" not in hint.stdout
+    refused = dlc("solution", "0", "accuracy", cwd=tmp_path, input="n\n")
+    assert refused.returncode != 0 and "argmax(dim=1) ==" not in refused.stdout
+    shown = dlc("solution", "0", "accuracy", "--yes", cwd=tmp_path)
+    assert shown.returncode == 0 and "argmax(dim=1) ==" in shown.stdout
+
+
+def test_data_info(tmp_path: Path) -> None:
+    result = dlc("data", "info", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "mnist" in result.stdout and "shakespeare" in result.stdout
