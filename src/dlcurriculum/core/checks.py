@@ -85,7 +85,7 @@ def run_check(
 
 def _where(error: BaseException, source: Path | None) -> str:
     """' (at file:line: code)' for the innermost frame in the learner's file, if any."""
-    frames = traceback.extract_tb(error.__traceback__)
+    frames = list(traceback.extract_tb(error.__traceback__))
     if source is not None:
         mine = [f for f in frames if Path(f.filename).resolve() == source.resolve()]
         frames = mine or frames
