@@ -133,18 +133,16 @@ def test_prerequisites_follow_the_curriculum() -> None:
         assert catalog.prerequisites_of(n) == (1,)
 
 
-def test_chapter_0_registers_its_two_experiments_exactly() -> None:
-    module = "dlcurriculum.ch00_mnist.experiments"
-    assert catalog.get_chapter(0).experiments == (
-        Experiment("mnist", 0, module, "MNIST", "3-layer CNN to 99% test accuracy"),
-        Experiment(
-            "regularization",
-            0,
-            module,
-            "REGULARIZATION",
-            "dropout, weight decay, augmentation, early stopping vs baseline",
-        ),
-    )
+def test_every_registered_experiment_resolves_to_its_spec() -> None:
+    from dlcurriculum.core.experiment import ExperimentSpec, load_spec
+
+    names = {e.name for e in catalog.experiments().values()}
+    assert {"mnist", "regularization", "reverse", "shakespeare"} <= names
+    for e in catalog.experiments().values():
+        spec = load_spec(e.module, e.attr)
+        assert isinstance(spec, ExperimentSpec) and spec.name == e.name
+        assert {"smoke", "quick", "full"} <= set(spec.presets), e.name
+        assert spec.criteria, f"{e.name} has no success criteria"
 
 
 def test_experiments_are_unique_and_belong_to_their_chapter() -> None:

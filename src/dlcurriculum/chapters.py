@@ -264,6 +264,22 @@ _CH01 = Chapter(
         ),
     ),
     time="1-2 weeks",
+    experiments=(
+        Experiment(
+            name="reverse",
+            chapter=1,
+            module="dlcurriculum.ch01_transformers.experiments",
+            attr="REVERSE",
+            summary="reverse random sequences: the second half learned, the first at chance",
+        ),
+        Experiment(
+            name="shakespeare",
+            chapter=1,
+            module="dlcurriculum.ch01_transformers.experiments",
+            attr="SHAKESPEARE",
+            summary="a word-level language model of Shakespeare vs a unigram baseline",
+        ),
+    ),
 )
 
 _CH02 = Chapter(

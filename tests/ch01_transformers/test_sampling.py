@@ -77,6 +77,19 @@ def test_kv_cache_gives_the_same_tokens(kwargs: dict, changes: dict) -> None:
     assert torch.equal(with_cache, without)
 
 
+def test_banned_tokens_are_never_chosen() -> None:
+    logits = PROBS.log().expand(500, 4)
+    assert torch.equal(
+        sample_next_token(logits, 0.0, banned=[0]), torch.ones(500, dtype=torch.long)
+    )
+    samples = sample_next_token(
+        logits, 1.0, generator=torch.Generator().manual_seed(0), banned=[0, 2]
+    )
+    assert set(samples.tolist()) == {1, 3}
+    out = generate(tiny_model(), torch.tensor([[1, 2]]), 30, banned=[0, 5])
+    assert not torch.isin(out[:, 2:], torch.tensor([0, 5])).any()
+
+
 def test_generate_rejects_unknown_ids_and_empty_prompts_and_restores_the_mode() -> None:
     model = tiny_model().train()
     with pytest.raises(DlcError, match="must be in"):

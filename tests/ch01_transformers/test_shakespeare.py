@@ -129,6 +129,13 @@ def test_generate_text_handles_unknown_words_and_refuses_empty_prompts() -> None
     )
     with pytest.raises(DlcError, match="empty"):
         generate_text(model, tok, "", max_new_tokens=5)
+    # a model that always predicts <unk>: samples avoid it unless allowed
+    with torch.no_grad():  # ln_final outputs all ones, which the unk column scores highest
+        model.ln_final.w.zero_()
+        model.ln_final.b.fill_(1.0)
+        model.unembed.W_U[:, tok.unk_id] = 10.0
+    assert "<unk>" not in generate_text(model, tok, "thou", max_new_tokens=8, temperature=0.0)
+    assert "<unk>" in generate_text(model, tok, "thou", 8, temperature=0.0, allow_unk=True)
 
 
 def test_evaluate_loss_is_the_mean_over_targets() -> None:
@@ -137,3 +144,14 @@ def test_evaluate_loss_is_the_mean_over_targets() -> None:
     whole = evaluate_loss(model, seqs, batch_size=5)
     assert evaluate_loss(model, seqs, batch_size=2) == pytest.approx(whole, rel=1e-5)
     assert whole == pytest.approx(math.log(TINY.d_vocab), rel=0.1)  # untrained: near uniform
+
+
+def test_real_corpus_split_and_baseline() -> None:
+    """The numbers the README quotes, on the real complete works (offline source chain)."""
+    from dlcurriculum.data import load_shakespeare
+
+    data = prepare_data(load_shakespeare(), seq_len=128, min_count=10)
+    assert 5_000 < len(data.tokenizer) < 8_000
+    assert data.unk_fraction < 0.05
+    assert 1.5e6 < data.train.numel() < 1.8e6 and 1.5e5 < data.val.numel() < 2.2e5
+    assert 4.0 < data.unigram_val_loss < 5.0

@@ -11,6 +11,7 @@ problem: deeper plain networks train *worse*, not just slower).
 import argparse
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from jaxtyping import Float
@@ -62,7 +63,8 @@ class AblationResult:
 def _grad_ratio(model: Transformer, tokens: Tensor) -> float:
     model.zero_grad()
     lm_loss(model(tokens), tokens).backward()
-    first, last = model.blocks[0].attn.W_Q.grad, model.blocks[-1].attn.W_Q.grad
+    blocks: list[Any] = list(model.blocks)
+    first, last = blocks[0].attn.W_Q.grad, blocks[-1].attn.W_Q.grad
     assert first is not None and last is not None
     ratio = (first.norm() / last.norm()).item()
     model.zero_grad()
@@ -98,8 +100,8 @@ def run_one(
         n_layers=n_layers,
         residual=residual,
         final_loss=sum(tail) / len(tail),
-        second_half_accuracy=float(acc["second_half_accuracy"]),  # type: ignore[arg-type]
-        first_half_accuracy=float(acc["first_half_accuracy"]),  # type: ignore[arg-type]
+        second_half_accuracy=acc["second_half_accuracy"],
+        first_half_accuracy=acc["first_half_accuracy"],
         grad_ratio_at_init=ratio,
         seconds=time.perf_counter() - start,
     )

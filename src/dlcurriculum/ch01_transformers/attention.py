@@ -100,6 +100,7 @@ def attention(
         One mixed value vector per query.
     """
     # BEGIN SOLUTION
+    # HINT: reuse attention_pattern; pass the pattern through `hook` before it weights v.
     pattern = attention_pattern(q, k, mask)
     if hook is not None:
         pattern = hook(pattern)

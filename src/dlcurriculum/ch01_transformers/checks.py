@@ -26,7 +26,7 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _randomize(module: nn.Module, seed: int, scale: float = 0.3) -> nn.Module:
+def _randomize(module: nn.Module, seed: int, scale: float = 0.3) -> Any:
     """Random values for every parameter (default init has zero biases, which hide bugs)."""
     g = _gen(seed)
     with torch.no_grad():
@@ -133,7 +133,12 @@ def check_attention(attention: Callable[..., Tensor]) -> None:
                 hint="pattern @ v, with the pattern of attention_pattern (rows sum to 1).",
             )
     seen: list[Tensor] = []
-    attention(q, k, v, mask, hook=lambda p: seen.append(p) or p)
+
+    def record(pattern: Tensor) -> Tensor:
+        seen.append(pattern)
+        return pattern
+
+    attention(q, k, v, mask, hook=record)
     if len(seen) != 1 or tuple(seen[0].shape) != (*leading, 5, 6):
         raise ExerciseFailure(
             "the hook must be called once with the pattern [..., q_pos, k_pos] = "
@@ -161,7 +166,7 @@ def check_layer_norm(LayerNorm: type[nn.Module]) -> None:
     assert_close(got, oracle(x), "LayerNorm on x [2, 5, d_model]", atol=1e-5, hint=hint)
 
 
-def _mha_oracle(attn: nn.Module) -> nn.MultiheadAttention:
+def _mha_oracle(attn: Any) -> nn.MultiheadAttention:
     """nn.MultiheadAttention holding the same weights as our Attention."""
     mha = nn.MultiheadAttention(CFG.d_model, CFG.n_heads, bias=True, batch_first=True)
     to_rows = "n_heads d_model d_head -> (n_heads d_head) d_model"
@@ -208,7 +213,7 @@ def check_multi_head_attention(Attention: type[nn.Module]) -> None:
     _check_cached_attention(attn, x)
 
 
-def _check_cached_attention(attn: nn.Module, x: Tensor) -> None:
+def _check_cached_attention(attn: Any, x: Tensor) -> None:
     cache = KVCache(1)
     parts = [attn(x[:, :4], cache.layers[0])] + [
         attn(x[:, i : i + 1], cache.layers[0]) for i in range(4, 7)
@@ -223,14 +228,14 @@ def _check_cached_attention(attn: nn.Module, x: Tensor) -> None:
     )
 
 
-def _block_oracle(block: nn.Module, x: Tensor, attn_only: bool, variant: str = "pre_ln") -> Tensor:
+def _block_oracle(block: Any, x: Tensor, attn_only: bool, variant: str = "pre_ln") -> Tensor:
     """The block built from torch modules with the block's weights.
 
     variant "pre_ln" is the right answer; "no_residual" and "post_ln" are common mistakes,
     computed only to name them in the hint.
     """
 
-    def ln(m: nn.Module, h: Tensor) -> Tensor:
+    def ln(m: Any, h: Tensor) -> Tensor:
         return F.layer_norm(h, (CFG.d_model,), m.w, m.b, CFG.layer_norm_eps)
 
     mha = _mha_oracle(block.attn)

@@ -62,7 +62,7 @@ def config_from_gpt2(hf_config: Any, fast_path: bool = False) -> TransformerConf
     )
 
 
-def _in_out(layer: nn.Module) -> Tensor:
+def _in_out(layer: Any) -> Tensor:
     """A projection's weight as [in, out].
 
     GPT-2's `Conv1D` already stores [in, out] (it computes x @ W); an `nn.Linear` stores
@@ -73,7 +73,7 @@ def _in_out(layer: nn.Module) -> Tensor:
     return weight.T if isinstance(layer, nn.Linear) else weight
 
 
-def _attention_weights(hf_attn: nn.Module, n_heads: int) -> dict[str, Tensor]:
+def _attention_weights(hf_attn: Any, n_heads: int) -> dict[str, Tensor]:
     """W_Q..b_O from GPT-2's fused c_attn ([d_model, 3 d_model]) and c_proj."""
     qkv_w = _in_out(hf_attn.c_attn)  # [d_model, 3 * n_heads * d_head]
     qkv_b = hf_attn.c_attn.bias
@@ -95,8 +95,11 @@ def _attention_weights(hf_attn: nn.Module, n_heads: int) -> dict[str, Tensor]:
     return out
 
 
-def gpt2_state_dict(hf_model: nn.Module, cfg: TransformerConfig) -> dict[str, Tensor]:
-    """Our state dict (TransformerLens names) holding the weights of a HF GPT-2 model."""
+def gpt2_state_dict(hf_model: Any, cfg: TransformerConfig) -> dict[str, Tensor]:
+    """Our state dict (TransformerLens names) holding the weights of a HF GPT-2 model.
+
+    `hf_model` is a `GPT2LMHeadModel` or `GPT2Model` (typed Any: transformers is optional).
+    """
     base = getattr(hf_model, "transformer", hf_model)  # GPT2LMHeadModel or GPT2Model
     sd: dict[str, Tensor] = {"embed.W_E": base.wte.weight, "pos_embed.W_pos": base.wpe.weight}
     for i, hf_block in enumerate(base.h):
@@ -115,7 +118,7 @@ def gpt2_state_dict(hf_model: nn.Module, cfg: TransformerConfig) -> dict[str, Te
     return {k: v.detach().clone().contiguous() for k, v in sd.items()}
 
 
-def load_gpt2_weights(model: Transformer, hf_model: nn.Module) -> Transformer:
+def load_gpt2_weights(model: Transformer, hf_model: Any) -> Transformer:
     """Copy a HF GPT-2 model's weights into `model` (in place) and return it.
 
     Raises:
@@ -135,7 +138,7 @@ def load_gpt2_weights(model: Transformer, hf_model: nn.Module) -> Transformer:
     return model
 
 
-def from_hf_gpt2(hf_model: nn.Module, fast_path: bool = False) -> Transformer:
+def from_hf_gpt2(hf_model: Any, fast_path: bool = False) -> Transformer:
     """A new Transformer with the config and weights of a HF `GPT2LMHeadModel`, in eval mode."""
     cfg = config_from_gpt2(hf_model.config, fast_path=fast_path)
     model = load_gpt2_weights(Transformer(cfg), hf_model)

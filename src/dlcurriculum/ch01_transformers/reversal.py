@@ -7,6 +7,8 @@ perfectly by attending back to the mirrored position. Accuracy by position there
 at a glance both that the model learns and that the causal mask works.
 """
 
+from typing import Any
+
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
@@ -43,7 +45,7 @@ def per_position_accuracy(
 @torch.inference_mode()
 def evaluate_reversal(
     model: nn.Module, n_seqs: int, seq_len: int, n_symbols: int, seed: int = 1234
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Per-position accuracy on fresh sequences, and the two halves' means.
 
     Returns:

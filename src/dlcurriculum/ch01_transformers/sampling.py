@@ -4,6 +4,8 @@ Ref: Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration" (top-p
 Fan et al. 2018, "Hierarchical Neural Story Generation" (top-k).
 """
 
+from collections.abc import Sequence
+
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
@@ -51,6 +53,7 @@ def sample_next_token(
     top_k: int | None = None,
     top_p: float | None = None,
     generator: torch.Generator | None = None,
+    banned: Sequence[int] = (),
 ) -> Int[Tensor, " batch"]:
     """Choose each sequence's next token from its logits.
 
@@ -61,12 +64,17 @@ def sample_next_token(
         top_k: see `filter_logits`.
         top_p: see `filter_logits`.
         generator: the random source (sampling uses no global RNG).
+        banned: token ids never to choose (e.g. the unknown token); greedy decoding skips
+            them too.
 
     Returns:
         One token id per sequence.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if banned:
+        logits = logits.clone()
+        logits[:, list(banned)] = float("-inf")
     if temperature == 0:
         return logits.argmax(dim=-1)
     logits = filter_logits(logits.float() / temperature, top_k, top_p)
@@ -84,6 +92,7 @@ def generate(
     top_p: float | None = None,
     use_cache: bool = True,
     generator: torch.Generator | None = None,
+    banned: Sequence[int] = (),
 ) -> Int[Tensor, "batch total_pos"]:
     """Extend each prompt by `max_new_tokens` sampled tokens.
 
@@ -95,7 +104,7 @@ def generate(
         model: a Transformer (run in eval mode; its mode is restored after).
         prompt: at least one token per sequence, ids in [0, d_vocab).
         max_new_tokens: how many tokens to add.
-        temperature, top_k, top_p, generator: see `sample_next_token`.
+        temperature, top_k, top_p, generator, banned: see `sample_next_token`.
         use_cache: reuse keys and values of earlier positions (a KV cache).
 
     Returns:
@@ -128,7 +137,7 @@ def generate(
             logits = model(tokens[:, -cfg.n_ctx :], cache)[:, -1]
         else:
             logits = model(tokens[:, -1:], cache)[:, -1]
-        next_token = sample_next_token(logits, temperature, top_k, top_p, generator)
+        next_token = sample_next_token(logits, temperature, top_k, top_p, generator, banned)
         tokens = torch.cat([tokens, next_token[:, None]], dim=1)
     model.train(was_training)
     return tokens

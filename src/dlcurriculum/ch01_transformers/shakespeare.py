@@ -150,11 +150,13 @@ def generate_text(
     top_k: int | None = None,
     top_p: float | None = None,
     seed: int = 0,
+    allow_unk: bool = False,
 ) -> str:
     """The prompt followed by a sampled continuation.
 
-    Pieces of the prompt outside the vocabulary are read as the unknown token (the
-    continuation may then contain "<unk>" too); the prompt text itself is returned as given.
+    Pieces of the prompt outside the vocabulary are read as the unknown token; the prompt
+    text itself is returned as given. The continuation never contains the unknown token
+    unless `allow_unk` (it stands for thousands of rare words, so sampling it says nothing).
 
     Raises:
         DlcError: the prompt is empty.
@@ -165,7 +167,10 @@ def generate_text(
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     prompt_ids = torch.tensor([ids], device=device)
-    out = generate(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, True, generator)
+    banned = () if allow_unk else (tokenizer.unk_id,)
+    out = generate(
+        model, prompt_ids, max_new_tokens, temperature, top_k, top_p, True, generator, banned
+    )
     return prompt + tokenizer.decode(out[0, len(ids) :].tolist())
 
 

@@ -6,6 +6,7 @@ figures and tables of its report. The CLI and the tests both go through `launch`
 """
 
 import importlib
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +94,13 @@ def launch(
     """Run an experiment in a fresh run folder and write its report."""
     run_dir = new_run_dir(spec.name, out)
     write_run_files(run_dir, spec.name, cfg, preset)
-    result = spec.run(cfg, run_dir)
+    try:
+        result = spec.run(cfg, run_dir)
+    except DlcError:
+        # a run stopped by a user error (e.g. no data) before any checkpoint leaves nothing
+        if not (run_dir / "checkpoints").exists():
+            shutil.rmtree(run_dir)
+        raise
     return result, spec.report(run_dir)
 
 
