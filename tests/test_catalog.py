@@ -6,7 +6,7 @@ from importlib import resources
 import pytest
 
 from dlcurriculum import catalog
-from dlcurriculum.catalog import Chapter, Experiment
+from dlcurriculum.catalog import Chapter
 from dlcurriculum.chapters import CHAPTERS
 from dlcurriculum.core.errors import DlcError
 

@@ -124,9 +124,20 @@ def test_data_info(tmp_path: Path) -> None:
 
 
 def test_no_data_and_no_network_is_a_clear_error(tmp_path: Path) -> None:
-    env = {**os.environ, "DLC_OFFLINE": "1", "DLC_DATA_DIR": str(tmp_path / "cache"), "COLUMNS": "200"}
-    result = subprocess.run([*DLC, "run", "mnist", "--preset", "smoke"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "DLC_OFFLINE": "1",
+        "DLC_DATA_DIR": str(tmp_path / "cache"),
+        "COLUMNS": "200",
+    }
+    result = subprocess.run(
+        [*DLC, "run", "mnist", "--preset", "smoke"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("error: could not get the mnist dataset")
     assert "place the files by hand" in result.stderr and "Traceback" not in result.stderr
