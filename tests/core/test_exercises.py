@@ -122,3 +122,19 @@ def test_broken_learner_file_is_reported_not_raised(tmp_path: Path) -> None:
     assert "does not import: SyntaxError" in results["cnn"].message
     with pytest.raises(DlcError, match="unknown exercise 'nope'"):
         exercises.check("ch00_mnist", tmp_path, only="nope")
+
+
+def test_learner_modules_import_each_other_not_the_reference(tmp_path: Path) -> None:
+    exercises.start("ch01_transformers", tmp_path)
+    folder = tmp_path / "ch01_transformers"
+    model_src = (folder / "model.py").read_text()
+    assert "from .attention import" in model_src
+    assert "from dlcurriculum.ch01_transformers.attention import" not in model_src
+    ns = exercises.resolve("ch01_transformers", tmp_path)
+    learner_model = importlib.import_module(ns.Transformer.__module__)
+    assert learner_model.Attention is ns.Attention
+    assert ns.Attention.__module__.startswith("dlc_workspace_")
+    # an edit is picked up by the next resolve
+    (folder / "attention.py").write_text((folder / "attention.py").read_text() + "\nEDITED = 1\n")
+    again = exercises.resolve("ch01_transformers", tmp_path)
+    assert importlib.import_module(again.Attention.__module__).EDITED == 1

@@ -4,7 +4,6 @@ One step's batch is a pure function of (seed, step), so a run resumed from a che
 sees exactly the batches an uninterrupted run would have seen.
 """
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,14 +89,12 @@ class LMTrainConfig(RunConfig):
 def build_model(cfg: TransformerConfig, impl: str) -> nn.Module:
     """The reference Transformer, or the learner's when `impl` names a workspace.
 
-    The learner's model.py imports the *reference* Attention (its import line is kept in the
-    skeleton); we hand it the learner's Attention instead, so every piece they wrote runs.
+    The learner's model.py imports Attention from the learner's attention.py (`dlc start`
+    makes sibling imports relative), so every piece they wrote runs.
     """
     if not impl:
         return Transformer(cfg)
-    ns = resolve(SLUG, impl)
-    sys.modules[ns.Transformer.__module__].__dict__["Attention"] = ns.Attention
-    model: nn.Module = ns.Transformer(cfg)
+    model: nn.Module = resolve(SLUG, impl).Transformer(cfg)
     return model
 
 

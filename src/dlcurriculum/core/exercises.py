@@ -6,6 +6,7 @@ replaced by `raise NotImplementedError`, keeping signatures, docstrings and `# H
 """
 
 import ast
+import hashlib
 import importlib
 import importlib.util
 import re
@@ -91,6 +92,9 @@ def reference_path(slug: str, module: str) -> Path:
 def start(slug: str, workspace: Path) -> list[tuple[Path, bool]]:
     """Write the chapter's skeleton files into workspace/<slug>/, never overwriting.
 
+    Imports between the chapter's exercise modules become relative, so the learner's
+    model.py uses the learner's attention.py, not ours.
+
     Returns (path, written) for each file; written is False where the learner's file was kept.
     """
     modules = sorted({e.module for e in chapter_exercises(slug)})
@@ -98,6 +102,7 @@ def start(slug: str, workspace: Path) -> list[tuple[Path, bool]]:
         raise DlcError(f"{slug} has no exercises yet: see `dlc show` for what is available")
     folder = workspace / slug
     folder.mkdir(parents=True, exist_ok=True)
+    sibling = re.compile(rf"^(\s*)from dlcurriculum\.{slug}\.({'|'.join(modules)}) import", re.M)
     results = []
     for module in modules:
         target = folder / f"{module}.py"
@@ -105,7 +110,8 @@ def start(slug: str, workspace: Path) -> list[tuple[Path, bool]]:
             results.append((target, False))
             continue
         ref = reference_path(slug, module)
-        target.write_text(make_skeleton(ref.read_text(), str(ref)))
+        skeleton = sibling.sub(r"\1from .\2 import", make_skeleton(ref.read_text(), str(ref)))
+        target.write_text(skeleton)
         results.append((target, True))
     return results
 
@@ -115,22 +121,46 @@ def learner_file(workspace: Path, slug: str, module: str) -> Path:
     return workspace / slug / f"{module}.py"
 
 
-def load_learner_module(workspace: Path, slug: str, module: str) -> ModuleType:
-    """Import the learner's file as a module (fresh each call), or DlcError saying why not."""
+def _package_name(workspace: Path, slug: str) -> str:
+    digest = hashlib.sha1(str(workspace.resolve()).encode()).hexdigest()[:10]
+    return f"dlc_workspace_{digest}.{slug}"
+
+
+def _learner_package(workspace: Path, slug: str) -> str:
+    """Register workspace/<slug>/ as a fresh package and return its name.
+
+    Forgetting earlier imports of it means a learner's edits are picked up, and a package
+    name per workspace keeps two workspaces in one process apart.
+    """
+    name = _package_name(workspace, slug)
+    top = name.split(".")[0]
+    for key in [k for k in sys.modules if k == top or k.startswith(top + ".")]:
+        del sys.modules[key]
+    for pkg_name, path in ((top, workspace), (name, workspace / slug)):
+        pkg = ModuleType(pkg_name)
+        pkg.__path__ = [str(path)]
+        sys.modules[pkg_name] = pkg
+    return name
+
+
+def load_learner_module(workspace: Path, slug: str, module: str, fresh: bool = True) -> ModuleType:
+    """Import the learner's file as a module of its workspace package, or DlcError saying why not.
+
+    Args:
+        fresh: forget the workspace's earlier imports first (False: reuse them, so modules
+            loaded together see each other's objects).
+    """
     path = learner_file(workspace, slug, module)
     if not path.is_file():
         raise DlcError(f"{path} does not exist: run `dlc start` with --dir {workspace} first")
-    name = f"dlc_workspace.{slug}.{module}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses and pickling look the module up by name
+    package = _package_name(workspace, slug)
+    if fresh or package not in sys.modules:
+        package = _learner_package(workspace, slug)
     try:
-        spec.loader.exec_module(mod)
+        return importlib.import_module(f"{package}.{module}")
     except Exception as e:
-        sys.modules.pop(name, None)
+        sys.modules.pop(f"{package}.{module}", None)
         raise DlcError(f"{path} does not import: {type(e).__name__}: {e}") from None
-    return mod
 
 
 def resolve(slug: str, impl: str | Path = "") -> SimpleNamespace:
@@ -140,9 +170,9 @@ def resolve(slug: str, impl: str | Path = "") -> SimpleNamespace:
     runs the reference or the learner's code.
     """
     found: dict[str, Any] = {}
-    for ex in chapter_exercises(slug):
+    for i, ex in enumerate(chapter_exercises(slug)):
         if impl:
-            mod = load_learner_module(Path(impl), slug, ex.module)
+            mod = load_learner_module(Path(impl), slug, ex.module, fresh=i == 0)
         else:
             mod = importlib.import_module(f"dlcurriculum.{slug}.{ex.module}")
         found[ex.qualname] = getattr(mod, ex.qualname)
