@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from dlcurriculum import load_shakespeare_model
 from dlcurriculum.ch01_transformers import experiments
 from dlcurriculum.ch01_transformers.experiments import (
     REVERSE,
@@ -13,7 +14,6 @@ from dlcurriculum.ch01_transformers.experiments import (
     SHAKESPEARE_PRESETS,
     run_reverse,
 )
-from dlcurriculum.ch01_transformers.shakespeare import load_shakespeare_model
 from dlcurriculum.core.experiment import launch
 from dlcurriculum.core.runs import read_metrics
 
@@ -75,7 +75,7 @@ def test_shakespeare_smoke_saves_a_loadable_model(tmp_path: Path, synthetic_corp
         assert key in s, key
     assert set(s["samples"]) == {"0.5", "0.8", "1"}
     assert {"losses/train", "eval/loss", "eval/perplexity"} <= set(read_metrics(run_dir)[-1])
-    model, tokenizer = load_shakespeare_model(result.checkpoint)
+    model, tokenizer = load_shakespeare_model(run_dir)  # the public API, given the run folder
     assert model.cfg.d_vocab == len(tokenizer) == s["d_vocab"]
     report = (run_dir / "report.md").read_text()
     assert "unigram" in report and "Temperature 0.5" in report and "figures/loss.png" in report
