@@ -41,6 +41,8 @@ def test_list_and_show(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["nope"], "No such command 'nope'"),
+        (["run", "mnist", "--plan"], "not a sweep"),
         (["show", "42"], "unknown chapter '42'"),
         (["run", "nope"], "unknown experiment 'nope'"),
         (["run", "mnist", "--preset", "huge"], "unknown preset 'huge'"),

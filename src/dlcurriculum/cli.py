@@ -85,10 +85,14 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the resolved config and stop.")
     ] = False,
+    plan: Annotated[
+        bool, typer.Option("--plan", help="Sweeps: print one command per piece, run nothing.")
+    ] = False,
 ) -> None:
     """Run an experiment end to end and write its run folder and report."""
     from dlcurriculum.core import config as config_mod
     from dlcurriculum.core import experiment as exp
+    from dlcurriculum.core.runs import new_run_dir, write_run_files
 
     entry = catalog.get_experiment(experiment)
     spec = exp.load_spec(entry.module, entry.attr)
@@ -109,6 +113,13 @@ def run(
         cfg = spec.config(preset, assignments)
         if dry_run:
             out.print(config_mod.describe(cfg))
+            return
+        if plan:
+            if spec.plan is None:
+                raise DlcError(f"{spec.name} is not a sweep: --plan applies to sweeps only")
+            run_dir = new_run_dir(spec.name, out_dir)
+            write_run_files(run_dir, spec.name, cfg, preset)
+            print("\n".join(spec.plan(cfg, run_dir)))
             return
         from dlcurriculum.core.seed import choose_device
 
@@ -137,6 +148,20 @@ def report(run_dir: Path) -> None:
     entry = catalog.get_experiment(name)
     verdicts = exp.load_spec(entry.module, entry.attr).report(run_dir)
     _print_verdicts(run_dir, load_record(run_dir).summary, verdicts)
+
+
+@app.command("eval")
+def eval_(run_dir: Path) -> None:
+    """Evaluate a finished run's checkpoint again, deterministically."""
+    from dlcurriculum.core import experiment as exp
+    from dlcurriculum.core.runs import read_config
+
+    entry = catalog.get_experiment(read_config(run_dir).get("experiment", ""))
+    spec = exp.load_spec(entry.module, entry.attr)
+    if spec.evaluate is None:
+        raise DlcError(f"{spec.name} has no separate evaluation: see {run_dir / 'report.md'}")
+    for key, value in spec.evaluate(run_dir).items():
+        out.print(f"{key}: {value}")
 
 
 @app.command()
@@ -227,20 +252,9 @@ def data_info() -> None:
 
 
 def main() -> None:
-    """Entry point: run the app; a DlcError becomes one message and exit code 2."""
-    import click
-
+    """Entry point. Usage errors are typer's (exit 2); a DlcError is one message, exit 2."""
     try:
-        code = app(standalone_mode=False)
+        app()
     except DlcError as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         sys.exit(2)
-    except click.Abort:  # Ctrl-C, or "no" at a confirmation
-        err.print(
-            "stopped. An interrupted run continues with `dlc run EXPERIMENT --resume RUN_DIR`."
-        )
-        sys.exit(130)
-    except click.ClickException as e:  # usage errors: unknown option, missing argument
-        e.show()
-        sys.exit(e.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)

@@ -57,6 +57,11 @@ class ExperimentSpec:
     next_steps: str = ""
     progress_key: str = field(default="", compare=False)
     """The metric the progress bar shows live."""
+    plan: Callable[[Any, Path], list[str]] | None = None
+    """For sweeps: the shell commands that would run each piece (`dlc run X --plan`), so a
+    cluster scheduler can run them instead."""
+    evaluate: Callable[[Path], dict[str, Any]] | None = None
+    """Evaluate a finished run's checkpoint again (`dlc eval RUN_DIR`)."""
 
     @property
     def config_cls(self) -> type[RunConfig]:
