@@ -1,0 +1,130 @@
+"""PPOConfig: every switch of the PPO implementation, with cleanrl's names.
+
+The training loop, the evaluation and both experiments share this one frozen config; the
+presets live in experiments.py. Field names follow cleanrl's `ppo.py`, so they can be read
+side by side with the Procgen paper's table and with cleanrl's and SB3's documentation.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from dlcurriculum.core.config import RunConfig
+
+
+@dataclass(frozen=True)
+class PPOConfig(RunConfig):
+    """Proximal policy optimization on one environment, for one or several seeds."""
+
+    env: str = "CartPole-v1"
+    """A Gymnasium id, a Procgen game (e.g. starpilot) or a probe (e.g. probe-constant)."""
+    distribution_mode: Literal["easy", "hard"] = "easy"
+    """Procgen: the easy or hard level distribution."""
+    num_levels: int = 0
+    """Procgen: number of distinct levels to train on (0 = unlimited)."""
+    start_level: int = 0
+    """Procgen: seed of the first level."""
+    network: Literal["mlp", "impala"] = "mlp"
+    """mlp for vector observations, impala (the IMPALA CNN) for images."""
+    hidden: int = 64
+    """MLP: width of the two tanh hidden layers."""
+    shared_trunk: bool = False
+    """Actor and critic share their trunk (True) or each have their own (False)."""
+    impala_channels: tuple[int, ...] = (16, 32, 32)
+    """IMPALA CNN: channels of each conv stack."""
+    downsample: int = 1
+    """IMPALA CNN: average-pool the frame by this factor first (2 = 32x32; CPU presets)."""
+    total_timesteps: int = 100_000
+    """Environment steps per seed (all copies together)."""
+    num_envs: int = 8
+    """Environment copies stepped together."""
+    num_steps: int = 32
+    """Steps per copy per rollout; a rollout holds num_envs * num_steps samples."""
+    num_minibatches: int = 1
+    """Minibatches per epoch (must divide the rollout)."""
+    update_epochs: int = 20
+    """Passes over each rollout."""
+    learning_rate: float = 1e-3
+    """Adam's step size (at the start, if annealed)."""
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over training."""
+    adam_eps: float = 1e-5
+    """Adam's epsilon (1e-5 as in the PPO implementations, not torch's 1e-8)."""
+    gamma: float = 0.98
+    """Discount factor."""
+    gae_lambda: float = 0.8
+    """GAE's lambda: 0 = one-step TD errors, 1 = Monte Carlo returns."""
+    clip_coef: float = 0.2
+    """The surrogate's clip range epsilon (at the start, if annealed)."""
+    anneal_clip: bool = True
+    """Decay the clip range linearly to 0 over training (as rl-zoo's CartPole settings)."""
+    clip_vloss: bool = False
+    """Clip the value loss around the old values with the same range."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    vf_coef: float = 1.0
+    """Weight of the value loss (ours is 0.5 * MSE, so 1.0 matches SB3's 0.5 * MSE-loss)."""
+    max_grad_norm: float = 0.5
+    """Clip the global gradient norm to this."""
+    norm_adv: bool = True
+    """Normalize advantages over each rollout (mean 0, std 1)."""
+    norm_reward: bool = False
+    """Scale rewards by the running std of the discounted return (Engstrom et al. 9.3)."""
+    target_kl: float | None = None
+    """Stop an update's epochs early once its approximate KL exceeds this (None = never)."""
+    num_seeds: int = 1
+    """Independent trainings with seeds seed, seed + 1, ...; the report shows every curve."""
+    eval_every: int = 5_120
+    """Environment steps between evaluations (0 = only at the end)."""
+    eval_episodes: int = 10
+    """Episodes per evaluation, one per environment copy."""
+    eval_deterministic: bool = True
+    """Evaluate the most likely action (True) or sample from a seeded stream (False)."""
+    target_return: float = 475.0
+    """Mean evaluation return that counts as solved."""
+    target_time_s: float = 120.0
+    """Training seconds (evaluation excluded) within which a seed must reach the target."""
+    min_seeds_solved: int = 1
+    """Seeds that must reach the target in time for the criterion to pass."""
+    random_episodes: int = 0
+    """Episodes of a uniformly random policy measured first, as the baseline (0 = none)."""
+    gif_episodes: int = 2
+    """Evaluation episodes of the first seed recorded to eval.gif (0 = no GIF)."""
+    checkpoint_every: int = 50
+    """Updates between checkpoints (one is always written at the end)."""
+    num_threads: int = 1
+    """torch CPU threads (1 is fastest for small networks on a busy machine; 0 = default)."""
+
+    def __post_init__(self) -> None:
+        assert self.num_envs >= 1 and self.num_steps >= 1, "num_envs and num_steps must be >= 1"
+        assert self.batch_size % self.num_minibatches == 0, (
+            f"num_minibatches={self.num_minibatches} must divide the rollout of "
+            f"num_envs * num_steps = {self.batch_size} samples"
+        )
+        assert self.total_timesteps >= self.batch_size, (
+            f"total_timesteps must cover at least one rollout ({self.batch_size} steps)"
+        )
+        assert 0.0 <= self.gamma <= 1.0 and 0.0 <= self.gae_lambda <= 1.0, "gamma, lambda in [0, 1]"
+        assert self.clip_coef > 0 and self.learning_rate > 0, "clip_coef, learning_rate must be > 0"
+        assert self.update_epochs >= 1 and self.max_grad_norm > 0
+        assert self.target_kl is None or self.target_kl > 0, "target_kl must be > 0 (or none)"
+        assert self.num_seeds >= 1 and 1 <= self.min_seeds_solved <= self.num_seeds, (
+            "need 1 <= min_seeds_solved <= num_seeds"
+        )
+        assert self.downsample in (1, 2, 4), "downsample must be 1, 2 or 4"
+        assert self.eval_every >= 0 and self.eval_episodes >= 1 and self.checkpoint_every >= 1
+        assert self.random_episodes >= 0 and self.gif_episodes >= 0 and self.num_threads >= 0
+
+    @property
+    def batch_size(self) -> int:
+        """Samples per rollout: num_envs * num_steps."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        """Samples per gradient step."""
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        """PPO updates (rollout + epochs) per seed."""
+        return self.total_timesteps // self.batch_size

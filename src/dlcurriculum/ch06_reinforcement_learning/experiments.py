@@ -1,0 +1,304 @@
+"""Chapter 6's experiments: `dlc run ppo-cartpole` and `dlc run ppo-procgen`.
+
+A run trains `num_seeds` seeds one after the other, each in its own folder
+`seed_<n>/` (metrics.jsonl, TensorBoard events, checkpoints/, agent.pt, eval.gif), and
+writes one row per finished seed in the run's own metrics.jsonl, so an interrupted run
+resumes inside the seed it was training and skips the seeds already done.
+"""
+
+import dataclasses
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+from dlcurriculum.ch06_reinforcement_learning.config import PPOConfig
+from dlcurriculum.ch06_reinforcement_learning.diagnostics import (
+    diagnostics_figure,
+    return_figure,
+    run_health,
+)
+from dlcurriculum.ch06_reinforcement_learning.evaluation import evaluate_run, random_returns
+from dlcurriculum.ch06_reinforcement_learning.ppo import train
+from dlcurriculum.core import runs
+from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
+from dlcurriculum.core.report import Criterion, RunRecord, Verdict, markdown_table
+from dlcurriculum.core.seed import choose_device
+
+# rl-zoo's tuned CartPole-v1 settings (the ones SB3 is benchmarked with), in our names
+CARTPOLE_PRESETS = {
+    "smoke": PPOConfig(
+        total_timesteps=8192,
+        eval_every=4096,
+        eval_episodes=5,
+        target_return=100.0,
+        target_time_s=60.0,
+        gif_episodes=1,
+        checkpoint_every=8,
+    ),
+    "quick": PPOConfig(total_timesteps=50_000, num_seeds=5, min_seeds_solved=4),
+    "full": PPOConfig(total_timesteps=100_000, num_seeds=10, min_seeds_solved=9),
+}
+
+# Cobbe et al. 2020, table 2 (easy mode): 64 envs x 256 steps, gamma 0.999, lambda 0.95,
+# 3 epochs of 8 minibatches, clip 0.2, entropy 0.01, lr 5e-4, reward scaling, value clipping
+PROCGEN_FULL = PPOConfig(
+    env="starpilot",
+    network="impala",
+    shared_trunk=True,
+    total_timesteps=25_000_000,
+    num_envs=64,
+    num_steps=256,
+    num_minibatches=8,
+    update_epochs=3,
+    learning_rate=5e-4,
+    anneal_lr=False,
+    gamma=0.999,
+    gae_lambda=0.95,
+    clip_coef=0.2,
+    anneal_clip=False,
+    clip_vloss=True,
+    ent_coef=0.01,
+    vf_coef=0.5,
+    norm_reward=True,
+    eval_every=1_000_000,
+    eval_episodes=64,
+    eval_deterministic=False,
+    random_episodes=256,
+    gif_episodes=3,
+    checkpoint_every=20,
+    num_threads=0,
+)
+PROCGEN_PRESETS = {
+    "smoke": dataclasses.replace(
+        PROCGEN_FULL,
+        impala_channels=(4, 8, 8),
+        downsample=2,
+        total_timesteps=512,
+        num_envs=4,
+        num_steps=64,
+        num_minibatches=2,
+        eval_every=0,
+        eval_episodes=2,
+        random_episodes=4,
+        gif_episodes=1,
+        checkpoint_every=1,
+        num_threads=1,
+    ),
+    # a CPU-sized start of the curve: smaller CNN on 2x-downsampled frames, fewer envs
+    "quick": dataclasses.replace(
+        PROCGEN_FULL,
+        impala_channels=(8, 16, 16),
+        downsample=2,
+        total_timesteps=300_000,
+        num_envs=32,
+        num_steps=128,
+        eval_every=0,
+        eval_episodes=32,
+        random_episodes=128,
+        checkpoint_every=10,
+        num_threads=1,
+    ),
+    "full": PROCGEN_FULL,
+}
+
+
+def run_ppo(cfg: PPOConfig, run_dir: Path) -> Result:
+    """Train every seed (resuming an interrupted one), then summarise them."""
+    clock = runs.Stopwatch()
+    choose_device(cfg.device)  # fail early on a bad --device
+    # measured in the same run, on the same level distribution, as the baseline to beat
+    baseline = (
+        random_returns(cfg, cfg.random_episodes, cfg.seed + 20_000) if cfg.random_episodes else []
+    )
+    done = runs.read_metrics(run_dir)
+    seeds = [cfg.seed + i for i in range(cfg.num_seeds)]
+    with runs.MetricLogger(run_dir, resume_step=len(done) - 1 if done else None) as logger:
+        for i, seed in enumerate(seeds[len(done) :], start=len(done)):
+            seed_cfg = dataclasses.replace(cfg, seed=seed, gif_episodes=cfg.gif_episodes * (i == 0))
+            seed_dir = run_dir / f"seed_{seed}"
+            seed_dir.mkdir(exist_ok=True)
+            out = train(seed_cfg, seed_dir, desc=f"[{i + 1}/{len(seeds)}] {cfg.env} seed {seed}")
+            runs.write_json(seed_dir / "summary.json", out)
+            logged = ("final_eval_return", "best_eval_return", "steps_to_target")
+            logger.log(i, seed=seed, **{f"charts/{k}": out[k] for k in logged})
+    per_seed = [json.loads((run_dir / f"seed_{s}" / "summary.json").read_text()) for s in seeds]
+    summary: dict[str, Any] = {
+        "env": cfg.env,
+        "seeds": per_seed,
+        "solved_seeds": sum(_in_time(s, cfg.target_time_s) for s in per_seed),
+        "mean_final_eval_return": statistics.fmean(s["final_eval_return"] for s in per_seed),
+        "parameters": per_seed[0]["parameters"],
+        "device": per_seed[0]["device"],
+        "wall_time_s": clock.elapsed,
+    }
+    if baseline:
+        summary |= {
+            "random_return_mean": statistics.fmean(baseline),
+            "random_return_std": statistics.pstdev(baseline),
+            "random_episodes": len(baseline),
+        }
+    return finish(run_dir, summary, run_dir / f"seed_{seeds[0]}" / "agent.pt")
+
+
+def _in_time(seed: dict[str, Any], limit_s: float) -> bool:
+    return seed["time_to_target_s"] is not None and seed["time_to_target_s"] <= limit_s
+
+
+# ---------------------------------------------------------------------------- criteria
+
+
+def _solved(record: RunRecord) -> Verdict:
+    cfg, seeds = record.config, record.summary["seeds"]
+    times = ", ".join(
+        f"{s['time_to_target_s']:.1f} s" if s["time_to_target_s"] is not None else "never"
+        for s in seeds
+    )
+    n = record.summary["solved_seeds"]
+    return Verdict(
+        n >= cfg["min_seeds_solved"],
+        f"{n}/{len(seeds)} seeds (need {cfg['min_seeds_solved']}); time to target: {times}",
+    )
+
+
+def _beats_random(record: RunRecord) -> Verdict:
+    s, seeds = record.summary, record.summary["seeds"]
+    trained = [x["recent_return_mean"] for x in seeds if x["recent_return_mean"] is not None]
+    if not trained or "random_return_mean" not in s:
+        return Verdict(False, "not measured (no finished episodes or no random baseline)")
+    mean = statistics.fmean(trained)
+    n = sum(x["recent_episodes"] for x in seeds)
+    var = statistics.fmean(x["recent_return_std"] ** 2 for x in seeds)
+    se = math.sqrt(var / n + s["random_return_std"] ** 2 / s["random_episodes"])
+    sigmas = (mean - s["random_return_mean"]) / se if se > 0 else math.inf
+    return Verdict(
+        sigmas >= 3.0,
+        f"last {n} training episodes {mean:.2f} vs random {s['random_return_mean']:.2f} "
+        f"(difference {sigmas:.1f} standard errors; need 3)",
+    )
+
+
+def _health_criterion(name: str, check_index: int) -> Criterion:
+    def judge(record: RunRecord) -> Verdict:
+        found = {seed: checks[check_index] for seed, checks in run_health(record).items()}
+        measured = "; ".join(f"{seed}: {h.measured}" for seed, h in found.items())
+        healthy = next(iter(found.values())).healthy
+        return Verdict(all(h.ok for h in found.values()), f"{measured} (healthy: {healthy})")
+
+    return Criterion(name, judge)
+
+
+HEALTH_CRITERIA = (  # the indices follow diagnostics.CHECKS
+    _health_criterion("clip fraction in its healthy range, in every seed", 0),
+    _health_criterion("explained variance rises above 0, in every seed", 1),
+    _health_criterion("approximate KL without spikes, in every seed", 2),
+)
+
+# ---------------------------------------------------------------------------- report
+
+
+def _figures(target: bool) -> Any:
+    def draw(record: RunRecord) -> list[Path]:
+        baseline = record.summary.get("random_return_mean")
+        goal = record.config["target_return"] if target else None
+        return [return_figure(record, goal, baseline), diagnostics_figure(record)]
+
+    return draw
+
+
+def _fmt(x: float | None, spec: str = ".1f") -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def _sections(record: RunRecord) -> list[tuple[str, str]]:
+    s = record.summary
+    rows = [
+        (
+            x["seed"],
+            _fmt(x["final_eval_return"]),
+            _fmt(x["best_eval_return"]),
+            _fmt(x["recent_return_mean"]),
+            _fmt(x["steps_to_target"], ","),
+            _fmt(x["time_to_target_s"]),
+            _fmt(x["train_time_s"]),
+            _fmt(x["sps"], ",.0f"),
+        )
+        for x in s["seeds"]
+    ]
+    header = [
+        "seed",
+        "final eval return",
+        "best eval return",
+        "last 100 training episodes",
+        "steps to target",
+        "time to target (s)",
+        "training time (s)",
+        "steps/s",
+    ]
+    text = (
+        f"{s['env']}, {s['parameters']:,} parameters, on {s['device']}. Evaluation: "
+        f"{record.config['eval_episodes']} episodes per evaluation; time excludes evaluation.\n\n"
+        + markdown_table(header, rows)
+    )
+    if "random_return_mean" in s:
+        text += (
+            f"\n\nRandom policy, measured in this run: {s['random_return_mean']:.2f} ± "
+            f"{s['random_return_std']:.2f} over {s['random_episodes']} episodes."
+        )
+    health = run_health(record)
+    table = markdown_table(
+        ["seed", "diagnostic", "healthy", "measured", "status", "what to turn"],
+        [
+            (seed, h.name, h.healthy, h.measured, "ok" if h.ok else "**out of range**", h.advice)
+            for seed, checks in health.items()
+            for h in checks
+        ],
+    )
+    sections = [("Seeds", text), ("Diagnostics", table)]
+    gif = record.run_dir / f"seed_{record.config['seed']}" / "eval.gif"
+    if gif.exists():
+        rel = gif.relative_to(record.run_dir).as_posix()
+        sections.append(("Evaluation episodes", f"![evaluation episodes]({rel})"))
+    return sections
+
+
+NEXT_STEPS = (
+    "Read the diagnostics figure before the returns: the clip fraction between 1% and 20%, "
+    "explained variance rising above 0 and a smooth approximate KL say the update itself is "
+    "healthy. Then break it on purpose to learn the symptoms: `--set learning_rate=0.02` "
+    "(KL spikes, clip fraction up), `--set norm_adv=false`, `--set gae_lambda=0.0`. "
+    "`dlc eval RUN_DIR` replays the final evaluation from the saved agents."
+)
+
+PPO_CARTPOLE = ExperimentSpec(
+    name="ppo-cartpole",
+    title="Chapter 6: PPO on CartPole-v1",
+    presets=CARTPOLE_PRESETS,
+    run=run_ppo,
+    criteria=(
+        Criterion("mean evaluation return reaches the target in time", _solved),
+        *HEALTH_CRITERIA,
+    ),
+    figures=_figures(target=True),
+    sections=_sections,
+    next_steps=NEXT_STEPS,
+    progress_key="charts/eval_return",
+    evaluate=evaluate_run,
+)
+
+PPO_PROCGEN = ExperimentSpec(
+    name="ppo-procgen",
+    title="Chapter 6: PPO on Procgen (easy mode)",
+    presets=PROCGEN_PRESETS,
+    run=run_ppo,
+    criteria=(
+        Criterion("training returns rise clearly above a random policy's", _beats_random),
+        *HEALTH_CRITERIA,
+    ),
+    figures=_figures(target=False),
+    sections=_sections,
+    next_steps=NEXT_STEPS,
+    progress_key="charts/episodic_return",
+    evaluate=evaluate_run,
+)
