@@ -28,7 +28,12 @@ def work(params, sweep_dir):
     time.sleep(params.get("sleep", 0.0))
     if params.get("fail"):
         raise ValueError("planted failure")
-    return {"y": params["x"] ** 2, "pid": os.getpid()}
+    row = {"y": params["x"] ** 2, "pid": os.getpid()}
+    if params.get("torch"):
+        import torch
+
+        row["threads"] = torch.get_num_threads()
+    return row
 """
 WORKER = "toy_sweep_worker:work"
 
@@ -56,9 +61,9 @@ def _table(sweep_dir: Path) -> list[dict[str, str]]:
 
 def test_prepare_is_idempotent_and_refuses_another_sweep(toy: Path) -> None:
     cells = [{"x": 1}, {"x": 2}]
-    sweep.prepare(toy, WORKER, cells)
-    sweep.prepare(toy, WORKER, cells)  # a restart of the same sweep
-    assert sweep.load(toy) == (WORKER, cells)
+    sweep.prepare(toy, WORKER, cells, {"sleep": 0.0})
+    sweep.prepare(toy, WORKER, cells, {"sleep": 0.01})  # a restart may change settings
+    assert sweep.load(toy) == sweep.Manifest(WORKER, cells, {"sleep": 0.01})
     with pytest.raises(DlcError, match="holds a different sweep"):
         sweep.prepare(toy, WORKER, [{"x": 1}, {"x": 3}])
     with pytest.raises(DlcError, match="not a sweep folder"):
@@ -78,11 +83,12 @@ def test_a_cell_runs_once_and_its_row_lands_in_the_table(toy: Path) -> None:
 
 
 def test_pool_runs_every_cell_in_worker_processes(toy: Path) -> None:
-    cells = [{"x": x, "sleep": 0.05} for x in range(6)]
+    cells = [{"x": x, "sleep": 0.05} for x in range(5)] + [{"x": 5, "torch": True}]
     sweep.prepare(toy, WORKER, cells)
     sweep.run_cell(toy, 2)  # already done: the pool must skip it
     rows = sweep.run_sweep(toy, workers=2, show="y")
     assert [(r["cell"], r["y"]) for r in rows] == [(x, x * x) for x in range(6)]
+    assert rows[5]["threads"] == 1  # pool processes are single-threaded
     pool_pids = {r["pid"] for r in rows if r["cell"] != 2}
     assert os.getpid() not in pool_pids and 1 <= len(pool_pids) <= 2
     assert sorted(_starts(toy)) == list(range(6))

@@ -132,6 +132,9 @@ def fit(
         Final figures: test loss/accuracy, steps, training seconds, and the training time
         at which test accuracy first reached cfg.target_accuracy (None if never).
     """
+    # channels-last (NHWC) convolutions run about 2x faster on CPU at these shapes
+    # (measured with benchmarks/mnist_speed.py); only the memory layout changes.
+    model.to(memory_format=torch.channels_last)
     steps_per_epoch = len(train) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

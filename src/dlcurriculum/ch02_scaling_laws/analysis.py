@@ -171,35 +171,38 @@ def _seed(row: dict[str, Any]) -> int:
 def isoflop_optima(
     g: Grid, loss: Float[np.ndarray, " cells"]
 ) -> tuple[Float[np.ndarray, " k"], Float[np.ndarray, " k"]]:
-    """(compute, optimal parameters) of each iso-compute group whose best model is interior.
+    """(compute, optimal parameters) of each iso-compute profile with an interior minimum.
 
-    Ref: Hoffmann et al. 2022, sec. 3.2 (IsoFLOP profiles).
+    Ref: Hoffmann et al. 2022, sec. 3.2 (IsoFLOP profiles, their approach 2).
 
     Each width step doubles forward FLOPs and each data step doubles the examples, so the
-    cells with the same (width rank + data rank) share (nearly) one compute budget. In a
-    group, the parabola in log(parameters) through the best cell and its two neighbours
-    puts the optimum between grid points; a group whose best cell is its smallest or
-    largest model only bounds the optimum and is left out.
+    cells with the same (width rank + data rank) share (nearly) one compute budget. A
+    parabola in log(parameters) fitted to each profile of 3+ models puts the optimum
+    between grid points; a profile whose parabola has no minimum inside its range of sizes
+    only bounds the optimum and is left out.
     """
     width_rank = np.searchsorted(np.unique(g.width), g.width)
     size_rank = np.searchsorted(np.unique(g.train_size), g.train_size)
     budgets, sizes = [], []
     for group in np.unique(width_rank + size_rank):
         members = np.flatnonzero(width_rank + size_rank == group)
-        members = members[np.argsort(g.params[members])]
-        k = int(np.argmin(loss[members]))
-        if not 0 < k < len(members) - 1:
+        u = np.log(g.params[members])
+        if len(members) < 3:
             continue
-        u = np.log(g.params[members[k - 1 : k + 2]])
-        a2, a1, _ = np.polyfit(u, loss[members[k - 1 : k + 2]], 2)
-        sizes.append(np.exp(np.clip(-a1 / (2 * a2), u[0], u[2])))
+        curvature, slope, _ = np.polyfit(u, loss[members], 2)
+        if curvature <= 0 or not u.min() < -slope / (2 * curvature) < u.max():
+            continue
+        sizes.append(np.exp(-slope / (2 * curvature)))
         budgets.append(np.exp(np.log(g.compute[members]).mean()))
     return np.array(budgets), np.array(sizes)
 
 
-FITS = ("frontier", "error", "optimal_size", "data", "width")
-"""The fitted laws: L(C) and error(C) on their frontiers, N_opt(C), L(D) at the largest
-width, L(N) at the largest data size."""
+FITS = ("frontier", "error", "optimal_size", "isoflop_size", "data", "width")
+"""The fitted laws: L(C) and error(C) on their frontiers; N_opt(C) from the frontier's
+models (Kaplan et al.) and from iso-compute profiles (Hoffmann et al.); L(D) at the
+largest width; L(N) on all the data."""
+SIZE_FITS = ("optimal_size", "isoflop_size")
+"""Fits of a growing quantity: their exponent is beta in N_opt ∝ C^beta."""
 
 
 @dataclass(frozen=True)
@@ -208,11 +211,12 @@ class ConditionFit:
 
     frontier: Int[np.ndarray, " k"]
     optima: tuple[np.ndarray, np.ndarray]
+    """(compute, parameters) of the iso-compute minima."""
     laws: dict[str, PowerLaw] = field(default_factory=dict)
 
     def exponent(self, name: str) -> float:
-        """alpha of the loss laws; beta (N_opt ∝ C^beta, so the sign flips) of optimal_size."""
-        return -self.laws[name].alpha if name == "optimal_size" else self.laws[name].alpha
+        """alpha of the loss laws; beta of the size laws (the fitted alpha, sign flipped)."""
+        return -self.laws[name].alpha if name in SIZE_FITS else self.laws[name].alpha
 
 
 def fit_condition(
@@ -230,7 +234,8 @@ def fit_condition(
     laws = {
         "frontier": fit(g.compute[front], loss[front], ns, irreducible),
         "error": fit(g.compute[err_front], error[err_front], ns, irreducible),
-        "optimal_size": fit(budgets, sizes, ns),
+        "optimal_size": fit(g.compute[front], g.params[front], ns),
+        "isoflop_size": fit(budgets, sizes, ns),
         "data": fit(g.examples[widest], loss[widest], ns, irreducible),
         "width": fit(g.params[most_data], loss[most_data], ns, irreducible),
     }

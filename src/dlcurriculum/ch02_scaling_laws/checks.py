@@ -106,7 +106,7 @@ def check_compute_frontier(compute_frontier: Callable[..., np.ndarray]) -> None:
     rng = np.random.default_rng(0)
     for trial in range(5):
         compute = rng.choice(np.geomspace(1e6, 1e12, 20), size=40)  # repeats make ties
-        loss = rng.uniform(0.1, 2.0, size=40) * compute ** -0.05
+        loss = rng.uniform(0.1, 2.0, size=40) * compute**-0.05
         expected = _frontier_brute_force(compute, loss)
         got_list = compute_frontier(compute, loss).tolist()
         if got_list != expected:

@@ -88,12 +88,12 @@ class ScalingConfig(RunConfig):
 PRESETS = {
     "smoke": ScalingConfig(n_widths=2, n_fractions=2, pool_size=1024, bootstrap=50, workers=2),
     "quick": ScalingConfig(),
-    "full": ScalingConfig(n_widths=9, n_fractions=8, seeds=3),
+    "full": ScalingConfig(n_widths=9, n_fractions=7, seeds=3),
 }
 
 
 def _cell(cfg: ScalingConfig, **params: Any) -> dict[str, Any]:
-    return {"batch_size": cfg.batch_size, "device": cfg.device, "impl": cfg.impl, **params}
+    return {"batch_size": cfg.batch_size, "impl": cfg.impl, **params}
 
 
 def tune_cells(cfg: ScalingConfig) -> list[dict[str, Any]]:
@@ -143,7 +143,8 @@ def prepare(cfg: ScalingConfig, run_dir: Path) -> list[tuple[str, Path]]:
     out = []
     for label, cells in stages:
         folder = run_dir / (TUNE if label == "lr search" else GRID)
-        sweep.prepare(folder, WORKER, cells)
+        # the device is a setting, not part of a cell: a resumed run may move to another
+        sweep.prepare(folder, WORKER, cells, {"device": cfg.device})
         out.append((label, folder))
     return out
 

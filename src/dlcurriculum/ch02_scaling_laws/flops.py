@@ -23,7 +23,7 @@ TRAIN_TO_FORWARD = 3
 
 def layer_output_shapes(
     model: nn.Module, input_shape: Sequence[int] = (1, 28, 28)
-) -> list[tuple[nn.Module, tuple[int, ...]]]:
+) -> list[tuple[nn.Conv2d | nn.Linear, tuple[int, ...]]]:
     """Each Conv2d and Linear layer, in call order, with its output shape for one example.
 
     Runs one forward pass on zeros (eval mode, no grad) with forward hooks, so the shapes
@@ -37,9 +37,9 @@ def layer_output_shapes(
         (layer, output shape without the batch dim) per call; a layer called twice is
         listed twice.
     """
-    calls: list[tuple[nn.Module, tuple[int, ...]]] = []
+    calls: list[tuple[nn.Conv2d | nn.Linear, tuple[int, ...]]] = []
 
-    def record(layer: nn.Module, inputs: object, output: torch.Tensor) -> None:
+    def record(layer: nn.Conv2d | nn.Linear, inputs: object, output: torch.Tensor) -> None:
         calls.append((layer, tuple(output.shape[1:])))
 
     layers = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]

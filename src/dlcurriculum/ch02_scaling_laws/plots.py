@@ -19,10 +19,19 @@ from dlcurriculum.core.report import RunRecord, markdown_table, pyplot, save_fig
 from dlcurriculum.core.runs import write_json
 
 Conditions = dict[str, tuple[Grid, ConditionFit]]
+SHORT = {
+    "frontier": "L(C)",
+    "error": "err(C)",
+    "optimal_size": "N_opt(C), frontier",
+    "isoflop_size": "N_opt(C), iso-C",
+    "data": "L(D)",
+    "width": "L(N)",
+}
 LAWS = {
     "frontier": "L(C) ∝ C^-α, loss frontier",
     "error": "err(C) ∝ C^-α, error-rate frontier",
-    "optimal_size": "N_opt(C) ∝ C^β, iso-compute optima",
+    "optimal_size": "N_opt(C) ∝ C^β, frontier models",
+    "isoflop_size": "N_opt(C) ∝ C^β, iso-compute minima",
     "data": "L(D) ∝ D^-α, largest width",
     "width": "L(N) ∝ N^-α, all the data",
 }
@@ -35,6 +44,8 @@ def _label(dropout: str) -> str:
 def plot_frontier(conditions: Conditions, metric: str = "loss") -> Any:
     """Every run's validation loss (or error rate) against compute, the frontier and its fit."""
     plt = pyplot()
+    from matplotlib.colors import LogNorm
+
     fig, axes = plt.subplots(1, len(conditions), figsize=(5.5 * len(conditions), 4), squeeze=False)
     for ax, (dropout, (g, result)) in zip(axes[0], conditions.items(), strict=True):
         values = g.loss if metric == "loss" else g.error  # [cells, seeds]
@@ -42,7 +53,8 @@ def plot_frontier(conditions: Conditions, metric: str = "loss") -> Any:
         dots = ax.scatter(
             np.repeat(g.compute, seeds),
             values.ravel(),
-            c=np.repeat(np.log2(g.width), seeds),
+            c=np.repeat(g.width, seeds),
+            norm=LogNorm(),
             cmap="viridis",
             s=14,
             alpha=0.7,
@@ -62,31 +74,36 @@ def plot_frontier(conditions: Conditions, metric: str = "loss") -> Any:
             ylabel="validation loss" if metric == "loss" else "validation error rate",
         )
         ax.legend(fontsize=8)
-    fig.colorbar(dots, ax=axes[0].tolist(), label="log2 width")
+    bar = fig.colorbar(dots, ax=axes[0].tolist(), label="width")
+    widths = np.unique(next(iter(conditions.values()))[0].width)
+    bar.set_ticks(widths, labels=[str(w) for w in widths])
+    bar.minorticks_off()
     return fig
 
 
 def plot_optimal_size(conditions: Conditions) -> Any:
-    """The best model size of each iso-compute group against compute, with the fitted law."""
+    """Compute-optimal parameters against compute: the frontier's models (dots) and the
+    iso-compute profiles' minima (squares), each with its fitted law."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for k, (dropout, (_, result)) in enumerate(conditions.items()):
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for k, (dropout, (g, result)) in enumerate(conditions.items()):
+        color, front = f"C{k}", result.frontier
+        ax.plot(g.compute[front], g.params[front], "o", color=color, ms=4, label=_label(dropout))
         budgets, sizes = result.optima
-        ax.plot(budgets, sizes, "o", color=f"C{k}", label=_label(dropout))
-        law = result.laws["optimal_size"]
-        if law.points:
-            x = np.geomspace(budgets.min(), budgets.max(), 50)
-            ax.plot(x, law.predict(x), "--", color=f"C{k}", label=f"β = {-law.alpha:.2f}")
+        ax.plot(budgets, sizes, "s", mfc="none", color=color, label="iso-compute minima")
+        for name, style in (("optimal_size", "-"), ("isoflop_size", ":")):
+            law = result.laws[name]
+            if law.points:
+                x = np.geomspace(g.compute[front].min(), g.compute[front].max(), 50)
+                ax.plot(x, law.predict(x), style, color=color, label=f"β = {-law.alpha:.2f}")
     ax.set(
+        xscale="log",
+        yscale="log",
         xlabel="training compute (FLOPs)",
         ylabel="compute-optimal parameters",
         title="Compute-optimal model size",
     )
-    if not any(len(result.optima[0]) for _, result in conditions.values()):
-        ax.text(0.5, 0.5, "no iso-compute group has an interior optimum", ha="center")
-        return fig
-    ax.set(xscale="log", yscale="log")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
     return fig
 
 
@@ -110,6 +127,7 @@ def plot_slices(conditions: Conditions) -> Any:
         row[1].set(xlabel="parameters", title=f"{_label(dropout)}: by data size")
         for ax in row:
             ax.set(xscale="log", yscale="log", ylabel="validation loss")
+            ax.xaxis.set_minor_formatter(plt.NullFormatter())  # minor labels collide
             ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
@@ -128,7 +146,7 @@ def plot_exponents(fits: dict[str, dict[str, dict[str, Any]]]) -> Any:
         ci = [by_law[n]["ci"] or [np.nan, np.nan] for n in names]
         err = np.abs(np.array(ci).T - y)  # [2, laws]: distances below and above
         ax.errorbar(x, y, yerr=np.nan_to_num(err), fmt="o", capsize=4, label=_label(dropout))
-    ax.set_xticks(range(len(names)), [LAWS[n].split(",")[0] for n in names], fontsize=8)
+    ax.set_xticks(range(len(names)), [SHORT[n] for n in names], fontsize=8)
     ax.set(ylabel="exponent (95% bootstrap CI)", title="Exponents with and without dropout")
     ax.axhline(0, color="gray", lw=0.5)
     ax.legend(fontsize=8)
@@ -172,6 +190,10 @@ def _interval(fit: dict[str, Any]) -> tuple[str, str]:
     return f"[{lo:.3f}, {hi:.3f}]", f"{hi - lo:.3f}"
 
 
+def _with_interval(fit: dict[str, Any]) -> str:
+    return f"{_num(fit['exponent'])} {_interval(fit)[0] if fit['ci'] else ''}".strip()
+
+
 def _num(x: float | None, fmt: str = "{:.3f}") -> str:
     return "n/a" if x is None else fmt.format(x)
 
@@ -188,7 +210,7 @@ def report_sections(record: RunRecord) -> list[tuple[str, str]]:
     header = ["condition", "law", "exponent", "95% CI", "CI width", "R² (log)", "points"]
     laws = markdown_table(header, rows)
     conditions = list(fits)
-    side = [(LAWS[name], *(_num(fits[d][name]["exponent"]) for d in conditions)) for name in LAWS]
+    side = [(LAWS[name], *(_with_interval(fits[d][name]) for d in conditions)) for name in LAWS]
     compare = markdown_table(["law", *(_label(d) for d in conditions)], side)
     lr_text = (
         "tuned per width and dropout (best of "

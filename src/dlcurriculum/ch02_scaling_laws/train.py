@@ -59,7 +59,7 @@ def _mnist(device: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 def tuned_lr(tune_dir: Path, width: int, dropout: float) -> float:
     """The learning rate with the lowest validation loss in a finished search, for one width."""
     done = sweep.read_rows(tune_dir)
-    total = len(sweep.load(tune_dir)[1])
+    total = len(sweep.load(tune_dir).cells)
     if len(done) < total:
         raise DlcError(
             f"the learning-rate search in {tune_dir} has {len(done)}/{total} cells done: "
@@ -77,13 +77,14 @@ def train_cell(params: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
     Args:
         params: width, train_size (the first n of the pool), seed, dropout, batch_size,
             lr (a number, or None to take the best of the search in sweep_dir / lr_from),
-            evaluate_on ("test": the full 10k test set; "tune": the held-out 10k), device,
-            impl (the learner's workspace, '' for the reference).
+            evaluate_on ("test": the full 10k test set; "tune": the held-out 10k), impl
+            (the learner's workspace, '' for the reference) and the setting device.
         sweep_dir: the sweep folder this cell belongs to.
 
     Returns:
         The cell's results: learning rate, parameters, forward FLOPs per example, examples
-        seen, training compute, mean training loss, validation loss and accuracy, seconds.
+        seen, training compute, mean training loss, validation loss and accuracy, seconds
+        of training, and the device it ran on.
     """
     ns = resolve("ch02_scaling_laws", params["impl"])
     device = choose_device(params["device"])
@@ -130,4 +131,5 @@ def train_cell(params: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
         "val_loss": F.cross_entropy(logits, val_y).item(),
         "val_accuracy": (logits.argmax(1) == val_y).float().mean().item(),
         "train_s": train_s,
+        "device": str(device),
     }

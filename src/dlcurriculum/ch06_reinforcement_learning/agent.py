@@ -36,15 +36,17 @@ class ActionSpec:
         return () if self.discrete else (self.n,)
 
 
-def layer_init(layer: nn.Module, std: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
+def layer_init(
+    layer: nn.Linear | nn.Conv2d, std: float = math.sqrt(2), bias: float = 0.0
+) -> nn.Linear | nn.Conv2d:
     """Orthogonal weights with gain `std` and constant biases.
 
     Ref: Engstrom et al. 2020, section 3 (orthogonal initialization); cleanrl `ppo.py`. A
     small gain on the policy head starts the policy near uniform, so it explores.
     """
-    assert isinstance(layer, nn.Linear | nn.Conv2d)
     nn.init.orthogonal_(layer.weight, std)
-    nn.init.constant_(layer.bias, bias)
+    if layer.bias is not None:
+        nn.init.constant_(layer.bias, bias)
     return layer
 
 
@@ -58,7 +60,7 @@ class MLPTrunk(nn.Sequential):
             layer_init(nn.Linear(hidden, hidden)),
             nn.Tanh(),
         )
-        self.out_features = hidden
+        self.out_features: int = hidden
 
 
 class ResidualBlock(nn.Module):
@@ -102,8 +104,9 @@ class ImpalaCNN(nn.Module):
             ]
             in_channels, height, width = c, (height + 1) // 2, (width + 1) // 2
         self.stacks = nn.Sequential(*stacks)
-        self.fc = layer_init(nn.Linear(in_channels * height * width, out_features))
-        self.out_features = out_features
+        self.fc = nn.Linear(in_channels * height * width, out_features)
+        layer_init(self.fc)
+        self.out_features: int = out_features
 
     def forward(self, x: Float[Tensor, "batch c h w"]) -> Float[Tensor, "batch d"]:
         if self.downsample > 1:
@@ -128,7 +131,7 @@ class ActorCritic(nn.Module):
         super().__init__()
         self.action, self.image = action, network == "impala"
 
-        def trunk() -> nn.Module:
+        def trunk() -> MLPTrunk | ImpalaCNN:
             if network == "impala":
                 assert len(obs_shape) == 3, (
                     f"the IMPALA CNN needs (H, W, C) images, not {obs_shape}"

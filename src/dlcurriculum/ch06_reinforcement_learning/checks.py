@@ -56,21 +56,16 @@ def gae_by_sums(
     return out
 
 
-def _gae_case(seed: int, steps: int = 8, envs: int = 3) -> dict[str, Any]:
+def _gae_case(seed: int, steps: int = 8, envs: int = 3) -> tuple[Any, ...]:
+    """(rewards, values, next_values, terminated, truncated, gamma, gae_lambda) with episode
+    ends mid-rollout: terminations in envs 0 and 2, truncations in envs 1 and 2."""
     g = _gen(seed)
     terminated = torch.zeros(steps, envs, dtype=torch.bool)
     truncated = torch.zeros(steps, envs, dtype=torch.bool)
     terminated[3, 0] = terminated[6, 2] = True  # episodes end mid-rollout
     truncated[2, 1] = truncated[5, 2] = True  # time limits
-    return {
-        "rewards": torch.randn(steps, envs, generator=g),
-        "values": torch.randn(steps, envs, generator=g),
-        "next_values": torch.randn(steps, envs, generator=g),
-        "terminated": terminated,
-        "truncated": truncated,
-        "gamma": 0.9,
-        "gae_lambda": 0.8,
-    }
+    rewards, values, next_values = (torch.randn(steps, envs, generator=g) for _ in range(3))
+    return rewards, values, next_values, terminated, truncated, 0.9, 0.8
 
 
 def check_compute_gae(compute_gae: Callable[..., Tensor]) -> None:
@@ -100,10 +95,10 @@ def check_compute_gae(compute_gae: Callable[..., Tensor]) -> None:
 
     # Oracle 2: forward sums, several envs, episodes ending mid-rollout, truncations
     case = _gae_case(1)
-    got = compute_gae(**case)
-    expected = gae_by_sums(**case)
+    got = compute_gae(*case)
+    expected = gae_by_sums(*case)
     hint = "Compare step by step with A_t = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}."
-    wrong = {
+    wrong: dict[str, dict[str, Any]] = {
         "you treat truncation as termination: a time limit is not a terminal state, so "
         "bootstrap from next_values where truncated": {"bootstrap_truncated": False},
         "you carry the advantage across a truncation: the next row is a new episode, so stop "
@@ -116,20 +111,20 @@ def check_compute_gae(compute_gae: Callable[..., Tensor]) -> None:
     }
     if got.shape == expected.shape:
         for why, flags in wrong.items():
-            if torch.allclose(got.double(), gae_by_sums(**case, **flags), atol=1e-5):
+            if torch.allclose(got.double(), gae_by_sums(*case, **flags), atol=1e-5):
                 hint = f"It looks like {why}."
     assert_close(got, expected, "compute_gae on 8 steps x 3 envs with episode ends", hint=hint)
     # rewards after an episode's end must not leak into it
-    changed = dict(case, rewards=case["rewards"].clone())
-    changed["rewards"][4:, 0] += 10.0
+    rewards = case[0].clone()
+    rewards[4:, 0] += 10.0
     assert_close(
-        compute_gae(**changed)[:4, 0],
+        compute_gae(rewards, *case[1:])[:4, 0],
         got[:4, 0],
         "env 0's advantages up to its termination at step 3, after changing later rewards",
         hint="The recursion must stop at an episode end: multiply by (1 - done_t).",
     )
-    values = case["values"].clone().requires_grad_()
-    if compute_gae(**dict(case, values=values)).requires_grad:
+    values = case[1].clone().requires_grad_()
+    if compute_gae(case[0], values, *case[2:]).requires_grad:
         raise ExerciseFailure(
             "compute_gae's output requires grad when values do: detach the inputs (advantages "
             "are constants in the PPO losses)"
@@ -315,14 +310,13 @@ def check_rollout_buffer(RolloutBuffer: type) -> None:
     buf.compute_advantages(last, 0.9, 0.8)
     next_values = torch.cat([data["values"][1:], last[None]])
     next_values = torch.where(data["truncated"], data["final_values"], next_values)
-    args = [data[k] for k in ("rewards", "values")]
-    flags = [data["terminated"], data["truncated"], 0.9, 0.8]
-    expected = gae_by_sums(*args, next_values, *flags)
+    r, v, term, trunc = data["rewards"], data["values"], data["terminated"], data["truncated"]
+    expected = gae_by_sums(r, v, next_values, term, trunc, 0.9, 0.8)
     hint = (
         "next_values[t] is values[t + 1]; after the last step it is last_values; where the "
         "episode was truncated at t it is final_values[t] (the reset observation is not s_{t+1})."
     )
-    naive = gae_by_sums(*args, torch.cat([data["values"][1:], last[None]]), *flags)
+    naive = gae_by_sums(r, v, torch.cat([v[1:], last[None]]), term, trunc, 0.9, 0.8)
     if torch.allclose(buf.advantages.double(), naive, atol=1e-5):
         hint = "You bootstrap truncated steps from the next row's value: use final_values there."
     assert_close(buf.advantages, expected, "buffer.advantages after compute_advantages", hint=hint)
@@ -343,8 +337,13 @@ def _check_minibatches(buf: Any, data: dict[str, Tensor]) -> None:
         for i, (t, e) in enumerate(mb.obs.long().tolist()):
             seen.append((t, e))
             got = (mb.actions[i], mb.logprobs[i], mb.values[i], mb.returns[i], mb.advantages[i])
-            want = (data["actions"][t, e], data["logprobs"][t, e], data["values"][t, e])
-            want += (buf.returns[t, e], buf.advantages[t, e])
+            want = (
+                data["actions"][t, e],
+                data["logprobs"][t, e],
+                data["values"][t, e],
+                buf.returns[t, e],
+                buf.advantages[t, e],
+            )
             if not all(torch.equal(a, b) for a, b in zip(got, want, strict=True)):
                 raise ExerciseFailure(
                     f"a minibatch row with obs of (step {t}, env {e}) carries another sample's "

@@ -281,6 +281,7 @@ class ProbeVecEnv(VecEnv):
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        rewards: np.ndarray
         if self.kind == "probe-observation":
             rewards = self.sign.copy()
         elif self.kind == "probe-action":

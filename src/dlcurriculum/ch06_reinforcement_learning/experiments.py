@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,7 @@ HEALTH_CRITERIA = (  # the indices follow diagnostics.CHECKS
 # ---------------------------------------------------------------------------- report
 
 
-def _figures(target: bool) -> Any:
+def _figures(target: bool) -> Callable[[RunRecord], list[Path]]:
     def draw(record: RunRecord) -> list[Path]:
         baseline = record.summary.get("random_return_mean")
         goal = record.config["target_return"] if target else None
@@ -207,7 +208,7 @@ def _figures(target: bool) -> Any:
     return draw
 
 
-def _fmt(x: float | None, spec: str = ".1f") -> str:
+def _fmt(x: float | int | None, spec: str = ".1f") -> str:
     return "—" if x is None else format(x, spec)
 
 

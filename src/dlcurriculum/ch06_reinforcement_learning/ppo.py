@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dlcurriculum.ch06_reinforcement_learning.agent import ActorCritic
 from dlcurriculum.ch06_reinforcement_learning.config import PPOConfig
 from dlcurriculum.ch06_reinforcement_learning.envs import VecEnv
 from dlcurriculum.ch06_reinforcement_learning.evaluation import (
@@ -41,7 +42,7 @@ WALL_CLOCK_KEYS = frozenset({"charts/sps"})
 
 
 def collect_rollout(
-    agent: nn.Module,
+    agent: ActorCritic,
     envs: VecEnv,
     buffer: Any,
     obs: np.ndarray,
@@ -85,7 +86,7 @@ def collect_rollout(
 
 
 def ppo_update(
-    agent: nn.Module,
+    agent: ActorCritic,
     optimizer: torch.optim.Optimizer,
     buffer: Any,
     cfg: PPOConfig,
@@ -212,6 +213,7 @@ def train(
         torch.set_num_threads(cfg.num_threads)
     ns = ns or resolve(SLUG, cfg.impl)
     device = choose_device(cfg.device)
+    run_dir.mkdir(parents=True, exist_ok=True)
     ts = make_train_state(cfg, device)
     agent, envs, state = ts.agent, ts.envs, ts.state
     buffer = ns.RolloutBuffer(

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
+from dlcurriculum.ch06_reinforcement_learning.agent import ActorCritic
 from dlcurriculum.ch06_reinforcement_learning.config import PPOConfig
 from dlcurriculum.ch06_reinforcement_learning.envs import VecEnv
 from dlcurriculum.ch06_reinforcement_learning.evaluation import build_agent, make_env
@@ -25,7 +25,7 @@ from dlcurriculum.core.seed import rng_state, seed_everything, set_rng_state
 class TrainState:
     """Everything a PPO run changes as it trains: exactly what a checkpoint holds."""
 
-    agent: nn.Module
+    agent: ActorCritic
     optimizer: torch.optim.Optimizer
     envs: VecEnv
     normalizer: RewardNormalizer | None

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -33,33 +34,53 @@ MANIFEST, ROWS, TABLE = "sweep.json", "rows", "results.csv"
 Worker = Callable[[dict[str, Any], Path], dict[str, Any]]
 
 
-def prepare(sweep_dir: Path, worker: str, cells: Sequence[Mapping[str, Any]]) -> None:
+@dataclass(frozen=True)
+class Manifest:
+    """What a sweep folder runs: the worker, every cell, and the settings cells share."""
+
+    worker: str
+    cells: list[dict[str, Any]]
+    settings: dict[str, Any]
+
+
+def prepare(
+    sweep_dir: Path,
+    worker: str,
+    cells: Sequence[Mapping[str, Any]],
+    settings: Mapping[str, Any] | None = None,
+) -> None:
     """Write the sweep's manifest, or check that the folder already holds this same sweep.
 
     Args:
         sweep_dir: the sweep folder (created if needed).
         worker: "module:function"; `function(params, sweep_dir)` maps one cell's parameters
-            (a JSON-able dict) to its results (a flat JSON-able dict). It must be importable
-            by a fresh process and deterministic, since a cell may run on any machine; paths
-            in params should be relative to sweep_dir, so the folder can move.
-        cells: every cell's parameters, in the order of the results table.
+            (a JSON-able dict, the settings included) to its results (a flat JSON-able
+            dict). It must be importable by a fresh process and deterministic, since a cell
+            may run on any machine; paths in params should be relative to sweep_dir, so the
+            folder can move.
+        cells: every cell's parameters, in the order of the results table; they identify
+            the sweep, so a restart with other cells is refused.
+        settings: parameters every cell gets that do not change what it measures (e.g. the
+            device); a restart may change them.
     """
-    manifest = json.loads(json.dumps({"worker": worker, "cells": [dict(c) for c in cells]}))
+    data = {"worker": worker, "cells": [dict(c) for c in cells], "settings": dict(settings or {})}
+    manifest = Manifest(**json.loads(json.dumps(data)))  # as it will read back
     path = sweep_dir / MANIFEST
     if path.exists():
-        if json.loads(path.read_text()) != manifest:
+        old = load(sweep_dir)
+        if (old.worker, old.cells) != (manifest.worker, manifest.cells):
             raise DlcError(f"{sweep_dir} holds a different sweep: start it in a new folder")
-        return
-    write_json(path, manifest)
+        if old.settings == manifest.settings:
+            return
+    write_json(path, data)
 
 
-def load(sweep_dir: Path) -> tuple[str, list[dict[str, Any]]]:
-    """(worker, cells) of a prepared sweep folder."""
+def load(sweep_dir: Path) -> Manifest:
+    """The manifest of a prepared sweep folder."""
     path = sweep_dir / MANIFEST
     if not path.is_file():
         raise DlcError(f"{sweep_dir} is not a sweep folder (no {MANIFEST}): prepare it first")
-    manifest = json.loads(path.read_text())
-    return manifest["worker"], manifest["cells"]
+    return Manifest(**json.loads(path.read_text()))
 
 
 def row_path(sweep_dir: Path, index: int) -> Path:
@@ -69,7 +90,7 @@ def row_path(sweep_dir: Path, index: int) -> Path:
 
 def pending(sweep_dir: Path) -> list[int]:
     """Indices of the cells that have no row yet."""
-    _, cells = load(sweep_dir)
+    cells = load(sweep_dir).cells
     return [i for i in range(len(cells)) if not row_path(sweep_dir, i).exists()]
 
 
@@ -90,13 +111,14 @@ def _import_worker(name: str) -> Worker:
 
 def run_cell(sweep_dir: Path, index: int, merge_table: bool = True) -> dict[str, Any]:
     """Run one cell in this process and write its row; a cell already done is not rerun."""
-    worker, cells = load(sweep_dir)
+    manifest = load(sweep_dir)
+    cells = manifest.cells
     if not 0 <= index < len(cells):
         raise DlcError(f"--cell {index}: {sweep_dir} has cells 0..{len(cells) - 1}")
     path = row_path(sweep_dir, index)
     if path.exists():
         return json.loads(path.read_text())  # type: ignore[no-any-return]
-    results = _import_worker(worker)(dict(cells[index]), sweep_dir)
+    results = _import_worker(manifest.worker)({**manifest.settings, **cells[index]}, sweep_dir)
     row = {"cell": index, **cells[index], **results}
     write_json(path, row)  # atomic: a killed cell leaves no row and simply runs again
     if merge_table:
@@ -143,12 +165,15 @@ def default_workers() -> int:
 
 
 def _init_process(threads: int) -> None:
-    """Pin each worker to `threads` threads: N single-threaded processes beat N processes
-    that each spawn a thread per core and fight over the cores."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    import torch
+    """Pin this worker process to `threads` torch threads.
 
-    torch.set_num_threads(threads)
+    N single-threaded processes beat N processes that each start a thread per core and
+    fight over the cores. torch reads OMP_NUM_THREADS when it starts, so a worker that
+    imports torch later gets the same setting without paying for the import here.
+    """
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def run_sweep(
@@ -166,7 +191,7 @@ def run_sweep(
     Returns:
         Every row, in grid order.
     """
-    _, cells = load(sweep_dir)
+    cells = load(sweep_dir).cells
     todo = pending(sweep_dir)
     merge(sweep_dir)  # a sweep killed between a row and its merge leaves the table behind
     bar = progress(len(cells), desc, initial=len(cells) - len(todo))
@@ -223,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.action == "status":
-            n = len(load(args.sweep_dir)[1])
+            n = len(load(args.sweep_dir).cells)
             print(f"{n - len(pending(args.sweep_dir))}/{n} cells done")
         elif args.cell is not None:
             _init_process(args.threads)

@@ -1,0 +1,90 @@
+"""Both experiments through `launch`: run folder, report, GIF, `dlc eval`, resume, bad input."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from dlcurriculum.ch06_reinforcement_learning.experiments import (
+    CARTPOLE_PRESETS,
+    PPO_CARTPOLE,
+    PPO_PROCGEN,
+    PROCGEN_PRESETS,
+    run_ppo,
+)
+from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.experiment import launch
+from dlcurriculum.core.runs import read_metrics
+
+from .helpers import metrics_without_clock
+
+
+def test_cartpole_smoke_passes_and_writes_the_run_folder(tmp_path: Path) -> None:
+    result, verdicts = launch(PPO_CARTPOLE, CARTPOLE_PRESETS["smoke"], "smoke", tmp_path)
+    run_dir = result.run_dir
+    for name in (
+        "config.json",
+        "metrics.jsonl",
+        "summary.json",
+        "report.md",
+        "criteria.json",
+        "figures/returns.png",
+        "figures/diagnostics.png",
+        "seed_0/metrics.jsonl",
+        "seed_0/agent.pt",
+        "seed_0/eval.gif",
+        "seed_0/summary.json",
+    ):
+        assert (run_dir / name).exists(), name
+    assert list((run_dir / "seed_0").glob("events.out.tfevents.*")), "TensorBoard events"
+    assert all(v.passed for _, v in verdicts), verdicts
+    report = (run_dir / "report.md").read_text()
+    assert "| PASS |" in report and "seed_0/eval.gif" in report and "what to turn" in report
+    # dlc eval replays the final evaluation exactly
+    evaluated = PPO_CARTPOLE.evaluate(run_dir)  # type: ignore[misc]
+    final = result.summary["seeds"][0]["final_eval_return"]
+    assert evaluated["seed_0"].startswith(f"mean return {final:.2f}")
+
+
+def test_an_interrupted_multi_seed_run_resumes_inside_the_seed(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(
+        CARTPOLE_PRESETS["smoke"], total_timesteps=2048, num_seeds=2, gif_episodes=0
+    )
+    ref, crashed = tmp_path / "ref", tmp_path / "crashed"
+    ref.mkdir(), crashed.mkdir()
+    first = run_ppo(cfg, ref)
+    run_ppo(cfg, crashed)
+    # as if killed during seed 1, after its first checkpoint
+    (crashed / "summary.json").unlink()
+    (crashed / "seed_1" / "summary.json").unlink()
+    (crashed / "seed_1" / "checkpoints" / "step_00002048.pt").unlink()
+    lines = (crashed / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (crashed / "metrics.jsonl").write_text(lines[0])
+    again = run_ppo(cfg, crashed)
+    assert read_metrics(crashed) == read_metrics(ref)
+    assert metrics_without_clock(crashed / "seed_1") == metrics_without_clock(ref / "seed_1")
+    assert [s["final_eval_return"] for s in again.summary["seeds"]] == [
+        s["final_eval_return"] for s in first.summary["seeds"]
+    ]
+
+
+def test_unknown_env_is_a_clear_error_and_leaves_no_run_folder(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(CARTPOLE_PRESETS["smoke"], env="CartPoel-v1")
+    with pytest.raises(DlcError, match="unknown environment 'CartPoel-v1'"):
+        launch(PPO_CARTPOLE, cfg, "smoke", tmp_path)
+    assert not list((tmp_path / "ppo-cartpole").iterdir())
+
+
+def test_procgen_smoke_on_a_real_game(tmp_path: Path) -> None:
+    result, verdicts = launch(PPO_PROCGEN, PROCGEN_PRESETS["smoke"], "smoke", tmp_path)
+    s = result.summary
+    assert s["env"] == "starpilot" and s["random_episodes"] == 4
+    rows = read_metrics(result.run_dir / "seed_0")
+    assert len(rows) == 2 and "charts/reward_scale" in rows[-1]
+    assert (result.run_dir / "seed_0" / "eval.gif").exists()
+    assert {name for name, _ in verdicts} >= {
+        "training returns rise clearly above a random policy's"
+    }
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["seeds"][0]["env_steps"] == 512
