@@ -12,6 +12,7 @@ time counts.
 
 import argparse
 import time
+from dataclasses import replace
 from types import SimpleNamespace
 
 import torch
@@ -93,8 +94,9 @@ def main() -> None:
     train, test = load_splits(60_000, 10_000, torch.device("cpu"))
     target = 0.99
 
-    cfg = MNIST_PRESETS["quick"]
-    cfg = type(cfg)(**{**cfg.__dict__, "evals_per_epoch": 4, "seed": args.seed})
+    # the quick preset trains 2 epochs for margin; to race to 99% one epoch suffices,
+    # with a slightly higher peak learning rate (measured: 99.0-99.2% over seeds 0-1)
+    cfg = replace(MNIST_PRESETS["quick"], epochs=1, lr=6e-3, evals_per_epoch=4, seed=args.seed)
     torch.manual_seed(args.seed)
     ns = SimpleNamespace(train_step=train_step, accuracy=accuracy)
     print(

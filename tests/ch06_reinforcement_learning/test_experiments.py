@@ -69,9 +69,18 @@ def test_an_interrupted_multi_seed_run_resumes_inside_the_seed(tmp_path: Path) -
     ]
 
 
-def test_unknown_env_is_a_clear_error_and_leaves_no_run_folder(tmp_path: Path) -> None:
-    cfg = dataclasses.replace(CARTPOLE_PRESETS["smoke"], env="CartPoel-v1")
-    with pytest.raises(DlcError, match="unknown environment 'CartPoel-v1'"):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"env": "CartPoel-v1"}, "unknown environment 'CartPoel-v1'"),
+        ({"network": "impala"}, "use --set network=mlp"),
+    ],
+)
+def test_bad_settings_are_a_clear_error_and_leave_no_run_folder(
+    tmp_path: Path, change: dict, message: str
+) -> None:
+    cfg = dataclasses.replace(CARTPOLE_PRESETS["smoke"], **change)
+    with pytest.raises(DlcError, match=message):
         launch(PPO_CARTPOLE, cfg, "smoke", tmp_path)
     assert not list((tmp_path / "ppo-cartpole").iterdir())
 

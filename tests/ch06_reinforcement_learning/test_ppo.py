@@ -137,3 +137,12 @@ def test_gaussian_policy_trains_on_a_gymnasium_box_env(tmp_path: Path) -> None:
     )
     out = train(cfg, tmp_path)
     assert out["env_steps"] == 512 and out["final_eval_return"] < 0
+
+
+@pytest.mark.slow
+def test_quick_preset_solves_cartpole(tmp_path: Path) -> None:
+    """One seed of the quick preset: mean evaluation return 500 well within 50k steps."""
+    cfg = dataclasses.replace(CARTPOLE_PRESETS["quick"], num_seeds=1, min_seeds_solved=1)
+    out = train(dataclasses.replace(cfg, gif_episodes=0), tmp_path)
+    assert out["steps_to_target"] is not None and out["steps_to_target"] <= 30_000
+    assert out["final_eval_return"] >= 475

@@ -210,6 +210,7 @@ class ConditionFit:
     """Every fit of one condition, from one set of per-cell mean losses."""
 
     frontier: Int[np.ndarray, " k"]
+    error_frontier: Int[np.ndarray, " j"]
     optima: tuple[np.ndarray, np.ndarray]
     """(compute, parameters) of the iso-compute minima."""
     laws: dict[str, PowerLaw] = field(default_factory=dict)
@@ -239,7 +240,7 @@ def fit_condition(
         "data": fit(g.examples[widest], loss[widest], ns, irreducible),
         "width": fit(g.params[most_data], loss[most_data], ns, irreducible),
     }
-    return ConditionFit(front, (budgets, sizes), laws)
+    return ConditionFit(front, err_front, (budgets, sizes), laws)
 
 
 def bootstrap(

@@ -137,16 +137,12 @@ def grid_cells(cfg: ScalingConfig) -> list[dict[str, Any]]:
 
 def prepare(cfg: ScalingConfig, run_dir: Path) -> list[tuple[str, Path]]:
     """Write the sweep folders' manifests; (label, folder) per stage, in order."""
-    stages = [(f"{GRID}", grid_cells(cfg))]
-    if cfg.lr_mode == "tuned":
-        stages.insert(0, ("lr search", tune_cells(cfg)))
-    out = []
-    for label, cells in stages:
-        folder = run_dir / (TUNE if label == "lr search" else GRID)
+    stages = [("lr search", run_dir / TUNE, tune_cells(cfg))] if cfg.lr_mode == "tuned" else []
+    stages.append(("grid", run_dir / GRID, grid_cells(cfg)))
+    for _, folder, cells in stages:
         # the device is a setting, not part of a cell: a resumed run may move to another
         sweep.prepare(folder, WORKER, cells, {"device": cfg.device})
-        out.append((label, folder))
-    return out
+    return [(label, folder) for label, folder, _ in stages]
 
 
 def run(cfg: ScalingConfig, run_dir: Path) -> Result:

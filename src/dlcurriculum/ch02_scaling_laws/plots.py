@@ -60,7 +60,7 @@ def plot_frontier(conditions: Conditions, metric: str = "loss") -> Any:
             alpha=0.7,
         )
         mean = values.mean(1)
-        front = result.frontier if metric == "loss" else analysis.compute_frontier(g.compute, mean)
+        front = result.frontier if metric == "loss" else result.error_frontier
         ax.plot(g.compute[front], mean[front], "k.-", lw=0.8, label="frontier (seed means)")
         law = result.laws["frontier" if metric == "loss" else "error"]
         if law.points:

@@ -109,8 +109,10 @@ class GymnasiumVecEnv(VecEnv):
                 gym.make(env_id, render_mode="rgb_array" if render and i == 0 else None)
                 for i in range(num_envs)
             ]
-        except gym.error.Error as e:
+        except (gym.error.NameNotFound, gym.error.NamespaceNotFound) as e:
             raise DlcError(f"unknown environment {env_id!r} ({e}). {_KNOWN}") from None
+        except gym.error.Error as e:  # e.g. a missing dependency (Box2D, MuJoCo)
+            raise DlcError(f"cannot make {env_id!r}: {e}") from None
         obs_space, act_space = self.envs[0].observation_space, self.envs[0].action_space
         if not isinstance(obs_space, gym.spaces.Box):
             raise DlcError(

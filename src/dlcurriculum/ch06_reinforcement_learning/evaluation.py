@@ -36,6 +36,13 @@ def make_env(cfg: PPOConfig, num_envs: int, render: bool = False) -> VecEnv:
 
 def build_agent(cfg: PPOConfig, env: VecEnv) -> ActorCritic:
     """The actor-critic the config describes, shaped for the env."""
+    image = len(env.obs_shape) == 3
+    if (cfg.network == "impala") != image:
+        fix = "network=impala" if image else "network=mlp"
+        raise DlcError(
+            f"network={cfg.network} does not fit {cfg.env}'s observations of shape "
+            f"{env.obs_shape}: use --set {fix}"
+        )
     return ActorCritic(
         env.obs_shape,
         env.action,

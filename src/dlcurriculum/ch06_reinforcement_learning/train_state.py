@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from dlcurriculum.ch06_reinforcement_learning.agent import ActorCritic
 from dlcurriculum.ch06_reinforcement_learning.config import PPOConfig
@@ -50,19 +51,20 @@ class TrainState:
     )
 
     def snapshot(self) -> dict[str, Any]:
-        """A deep copy of the whole training state (a checkpoint's contents)."""
-        return copy.deepcopy(
-            {
-                "model": self.agent.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "normalizer": self.normalizer.state_dict() if self.normalizer else None,
-                "envs": self.envs.get_state(),
-                "obs": self.obs,
-                "generators": (self.act_gen.get_state(), self.shuffle_gen.get_state()),
-                "rng": rng_state(),
-                "state": self.state,
-            }
-        )
+        """A copy of the whole training state (a checkpoint's contents) that later training
+        does not change. Taken before every update, so it must be cheap: tensors are cloned
+        and only the small mutable containers deep-copied (copy.deepcopy of everything would
+        cost more than a CartPole update)."""
+        return {
+            "model": _cloned(self.agent.state_dict()),
+            "optimizer": _cloned(self.optimizer.state_dict()),
+            "normalizer": self.normalizer.state_dict() if self.normalizer else None,
+            "envs": self.envs.get_state(),  # bytes: immutable
+            "obs": self.obs.copy(),
+            "generators": (self.act_gen.get_state(), self.shuffle_gen.get_state()),
+            "rng": rng_state(),  # fresh objects already
+            "state": copy.deepcopy(self.state),
+        }
 
     def restore(self, saved: dict[str, Any]) -> None:
         """Continue from a snapshot: the rest of the run is as if it had never stopped."""
@@ -77,6 +79,25 @@ class TrainState:
         set_rng_state(saved["rng"])
 
 
+def _cloned(tree: Any) -> Any:
+    """Tensors cloned, dicts and lists rebuilt, other leaves (numbers, strings) shared."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().clone()
+    if isinstance(tree, dict):
+        return {k: _cloned(v) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return type(tree)(_cloned(v) for v in tree)
+    return tree
+
+
+def make_optimizer(params: list[nn.Parameter], cfg: PPOConfig) -> torch.optim.Optimizer:
+    """Adam with eps 1e-5; the fused kernel where torch has it (3-4x faster for small nets)."""
+    try:
+        return torch.optim.Adam(params, lr=cfg.learning_rate, eps=cfg.adam_eps, fused=True)
+    except RuntimeError:  # torch < 2.4 has no fused Adam on the CPU
+        return torch.optim.Adam(params, lr=cfg.learning_rate, eps=cfg.adam_eps)
+
+
 def make_train_state(cfg: PPOConfig, device: torch.device) -> TrainState:
     """A fresh agent, optimizer and environments for cfg.seed."""
     seed_everything(cfg.seed)
@@ -85,7 +106,7 @@ def make_train_state(cfg: PPOConfig, device: torch.device) -> TrainState:
     obs, _ = envs.reset(seed=cfg.seed)
     return TrainState(
         agent=agent,
-        optimizer=torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps),
+        optimizer=make_optimizer(list(agent.parameters()), cfg),
         envs=envs,
         normalizer=RewardNormalizer(cfg.num_envs, cfg.gamma) if cfg.norm_reward else None,
         act_gen=torch.Generator(device=device).manual_seed(cfg.seed),

@@ -19,9 +19,8 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -36,7 +35,7 @@ Worker = Callable[[dict[str, Any], Path], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Manifest:
-    """What a sweep folder runs: the worker, every cell, and the settings cells share."""
+    """What a sweep folder runs: the worker, every cell, the settings the cells share."""
 
     worker: str
     cells: list[dict[str, Any]]
@@ -53,15 +52,13 @@ def prepare(
 
     Args:
         sweep_dir: the sweep folder (created if needed).
-        worker: "module:function"; `function(params, sweep_dir)` maps one cell's parameters
-            (a JSON-able dict, the settings included) to its results (a flat JSON-able
-            dict). It must be importable by a fresh process and deterministic, since a cell
-            may run on any machine; paths in params should be relative to sweep_dir, so the
-            folder can move.
-        cells: every cell's parameters, in the order of the results table; they identify
-            the sweep, so a restart with other cells is refused.
-        settings: parameters every cell gets that do not change what it measures (e.g. the
-            device); a restart may change them.
+        worker: "module:function"; `function(params, sweep_dir)` maps a cell's parameters
+            (JSON-able, settings included) to its results (a flat JSON-able dict). It must
+            be importable by a fresh process and deterministic: a cell may run anywhere.
+            Paths in params should be relative to sweep_dir, so the folder can move.
+        cells: every cell's parameters, in table order; they identify the sweep.
+        settings: what every cell gets that does not change what it measures (e.g. the
+            device); unlike the cells, a restart may change them.
     """
     data = {"worker": worker, "cells": [dict(c) for c in cells], "settings": dict(settings or {})}
     manifest = Manifest(**json.loads(json.dumps(data)))  # as it will read back
@@ -126,29 +123,19 @@ def run_cell(sweep_dir: Path, index: int, merge_table: bool = True) -> dict[str,
     return row
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock (flock) held by one process at a time, across processes."""
-    import fcntl
-
-    with path.open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def merge(sweep_dir: Path) -> Path:
-    """Rebuild results.csv from the row files.
+    """Rebuild results.csv from the row files, under an exclusive lock.
 
-    Every merge reads all row files, and the lock orders merges, so whichever merge runs
-    last sees every row written before it: the table never loses a row to a race.
+    Every merge reads all row files and the lock orders merges, so the last merge sees
+    every row written before it: the table never loses a row to a race.
     """
-    with _locked(sweep_dir / ".results.lock"):
+    import fcntl  # POSIX; on a shared filesystem, flock must be supported there (NFSv4 is)
+
+    with (sweep_dir / ".results.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         rows = read_rows(sweep_dir)
-        columns = list(dict.fromkeys(k for row in rows for k in row))
         buf = io.StringIO()
+        columns = list(dict.fromkeys(k for r in rows for k in r))
         writer = csv.DictWriter(buf, columns, restval="", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
@@ -158,10 +145,8 @@ def merge(sweep_dir: Path) -> Path:
 
 def default_workers() -> int:
     """Processes for a local pool: the cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS has no sched_getaffinity
-        return os.cpu_count() or 1
+    affinity = getattr(os, "sched_getaffinity", None)  # absent on macOS
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def _init_process(threads: int) -> None:
@@ -179,17 +164,10 @@ def _init_process(threads: int) -> None:
 def run_sweep(
     sweep_dir: Path, workers: int = 0, threads: int = 1, desc: str = "sweep", show: str = ""
 ) -> list[dict[str, Any]]:
-    """Run every pending cell in a pool of processes, with a progress bar over the grid.
+    """Run every pending cell in a pool of `workers` processes (0: one per core) of
+    `threads` torch threads each; return every row in grid order.
 
-    Args:
-        sweep_dir: a prepared sweep folder; cells that already have a row are skipped.
-        workers: pool size (0: one process per available core).
-        threads: torch threads per process.
-        desc: progress bar label.
-        show: a result key the progress bar shows for the latest finished cell.
-
-    Returns:
-        Every row, in grid order.
+    The progress bar covers the whole grid and shows result `show` of the latest cell.
     """
     cells = load(sweep_dir).cells
     todo = pending(sweep_dir)
@@ -197,12 +175,13 @@ def run_sweep(
     bar = progress(len(cells), desc, initial=len(cells) - len(todo))
     if todo:
         # spawn, not fork: forking a parent that has started torch's threads can deadlock
-        with ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             min(workers or default_workers(), len(todo)),
             mp_context=get_context("spawn"),
             initializer=_init_process,
             initargs=(threads,),
-        ) as pool:
+        )
+        try:
             running = {pool.submit(run_cell, sweep_dir, i, False): i for i in todo}
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -211,7 +190,6 @@ def run_sweep(
                     try:
                         row = future.result()
                     except Exception as e:
-                        pool.shutdown(cancel_futures=True)  # running cells still write rows
                         raise DlcError(
                             f"cell {index} {cells[index]} failed: {type(e).__name__}: {e}. "
                             "Finished cells are kept: fix the cause and rerun to continue."
@@ -220,6 +198,9 @@ def run_sweep(
                     bar.update(1)
                     if show in row:
                         bar.set_postfix({show: f"{row[show]:.4g}"})
+        finally:
+            # after an error or Ctrl-C, queued cells are dropped; running ones end on their own
+            pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
     return read_rows(sweep_dir)
 
