@@ -144,3 +144,15 @@ def test_no_data_and_no_network_is_a_clear_error(tmp_path: Path) -> None:
     assert result.stderr.startswith("error: could not get the mnist dataset")
     assert "place the files by hand" in result.stderr and "Traceback" not in result.stderr
     assert not list((tmp_path / "runs").glob("mnist/*")), "the failed run left its folder"
+
+
+@pytest.mark.parametrize(
+    "experiment", ["regularization", "reverse", "shakespeare", "scaling", "ppo-cartpole"]
+)
+def test_every_experiment_runs_from_the_command_line(tmp_path: Path, experiment: str) -> None:
+    """`mnist` is run by the tests above; each other experiment once, as a user would."""
+    result = dlc("run", experiment, "--preset", "smoke", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Report:" in result.stdout and ("PASS" in result.stdout or "FAIL" in result.stdout)
+    [run_dir] = (tmp_path / "runs" / experiment).iterdir()
+    assert (run_dir / "report.md").exists() and (run_dir / "criteria.json").exists()

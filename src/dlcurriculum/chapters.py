@@ -395,6 +395,16 @@ _CH02 = Chapter(
         ),
     ),
     time="1 week",
+    experiments=(
+        Experiment(
+            name="scaling",
+            chapter=2,
+            module="dlcurriculum.ch02_scaling_laws.experiments",
+            attr="SCALING",
+            summary="MNIST CNN scaling study: loss-vs-compute frontier, power-law fits, "
+            "compute-optimal size, with and without 20% dropout",
+        ),
+    ),
 )
 
 _CH03 = Chapter(
@@ -904,6 +914,23 @@ _CH06 = Chapter(
         ),
     ),
     time="2 weeks",
+    experiments=(
+        Experiment(
+            name="ppo-cartpole",
+            chapter=6,
+            module="dlcurriculum.ch06_reinforcement_learning.experiments",
+            attr="PPO_CARTPOLE",
+            summary="PPO from scratch on CartPole-v1: 5 seeds to return 475, with the diagnostics",
+        ),
+        Experiment(
+            name="ppo-procgen",
+            chapter=6,
+            module="dlcurriculum.ch06_reinforcement_learning.experiments",
+            attr="PPO_PROCGEN",
+            summary="PPO with the IMPALA CNN on Procgen easy mode vs a random policy "
+            "(--set env=GAME)",
+        ),
+    ),
 )
 
 _CH07 = Chapter(

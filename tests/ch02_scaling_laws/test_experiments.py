@@ -14,6 +14,7 @@ from dlcurriculum.ch02_scaling_laws.flops import measured_flops
 from dlcurriculum.core import sweep
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import Result, launch
+from dlcurriculum.core.report import RunRecord
 
 
 def test_presets_cover_the_exercise_grid() -> None:
@@ -139,3 +140,28 @@ def test_tuned_learning_rates_come_from_the_held_out_search(tmp_path: Path) -> N
         mine = [r for r in search if r["width"] == row["width"]]
         assert row["lr"] == min(mine, key=lambda r: r["val_loss"])["lr"]
         assert row["lr_from"] == "../tune"
+
+
+def _record(fits: dict, cells: int = 144, seeds: int = 2) -> RunRecord:
+    config = {"seeds": seeds, "min_r2": 0.9}
+    summary = {"cells": cells, "expected_cells": 144, "fits": fits}
+    return RunRecord(Path("."), config, [], summary)
+
+
+def _law(exponent: float | None, r2: float | None = 0.95, ci: list | None = None) -> dict:
+    return {"exponent": exponent, "r2": r2, "ci": ci, "points": 5}
+
+
+def test_criteria_judge_the_summary() -> None:
+    good = {"frontier": _law(0.7), "optimal_size": _law(0.4, ci=[0.35, 0.45])}
+    fits = {"0": good, "0.2": {**good, "frontier": _law(0.6, r2=0.85)}}
+    complete, r2, size, dropout = (c(_record(fits)) for c in SCALING.criteria)
+    assert complete.passed and dropout.passed
+    assert not r2.passed and "dropout 0.2: 0.850" in r2.measured  # one R² < 0.9
+    assert size.measured == "β = 0.40, 95% CI [0.35, 0.45] (width 0.10)" and size.passed
+    assert not SCALING.criteria[0](_record(fits, cells=100)).passed
+    assert not SCALING.criteria[0](_record(fits, seeds=1)).passed
+    flat = {"0": {**good, "optimal_size": _law(0.4, ci=[0.4, 0.4])}}
+    degenerate = SCALING.criteria[2](_record(flat))
+    assert not degenerate.passed and "degenerate" in degenerate.measured
+    assert not SCALING.criteria[3](_record(flat)).passed  # no dropout repeat

@@ -134,7 +134,7 @@ def fit(
     """
     # channels-last (NHWC) convolutions run about 2x faster on CPU at these shapes
     # (measured with benchmarks/mnist_speed.py); only the memory layout changes.
-    model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lag
     steps_per_epoch = len(train) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

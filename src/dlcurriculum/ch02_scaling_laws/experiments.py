@@ -157,12 +157,13 @@ def summarize(cfg: ScalingConfig, run_dir: Path) -> dict[str, Any]:
     """The grid's fits and facts, as summary.json holds them."""
     rows = sweep.read_rows(run_dir / GRID)
     ns = resolve("ch02_scaling_laws", cfg.impl)
-    lrs = {f"{r['width']}/{r['dropout']:g}": r["lr"] for r in rows}
+    by_width = sorted(rows, key=lambda r: (r["width"], r["dropout"]))
+    lrs = {f"{r['width']}/{r['dropout']:g}": r["lr"] for r in by_width}
     return {
         "cells": len(rows),
         "expected_cells": len(grid_cells(cfg)),
         "fits": analysis.analyze(rows, ns, cfg.irreducible, cfg.bootstrap, cfg.seed),
-        "lrs": dict(sorted(lrs.items())),
+        "lrs": lrs,
         "compute_range": [min(r["compute"] for r in rows), max(r["compute"] for r in rows)],
         "cpu_s": sum(r["train_s"] for r in rows),
     }
@@ -204,9 +205,10 @@ def _optimal_size(record: RunRecord) -> Verdict:
     if fit["exponent"] is None or fit["ci"] is None:
         return Verdict(False, f"not measured ({fit['points']} iso-compute groups had an optimum)")
     lo, hi = fit["ci"]
-    return Verdict(
-        True, f"β = {fit['exponent']:.2f}, 95% CI [{lo:.2f}, {hi:.2f}] (width {hi - lo:.2f})"
-    )
+    text = f"β = {fit['exponent']:.2f}, 95% CI [{lo:.2f}, {hi:.2f}] (width {hi - lo:.2f})"
+    if hi <= lo:  # every resample picked the same runs: too few model sizes to say anything
+        return Verdict(False, f"{text}: a degenerate interval, widen the grid")
+    return Verdict(True, text)
 
 
 def _dropout_compared(record: RunRecord) -> Verdict:
@@ -232,7 +234,10 @@ SCALING = ExperimentSpec(
     criteria=(
         Criterion("every cell trained, with at least 2 seeds", _complete),
         Criterion("the frontier's power law L(C) fits with R² ≥ min_r2 (0.9)", _frontier_r2),
-        Criterion("compute-optimal size exponent measured with a bootstrap 95% CI", _optimal_size),
+        Criterion(
+            "compute-optimal size exponent measured, with a non-degenerate bootstrap 95% CI",
+            _optimal_size,
+        ),
         Criterion(
             "the study is repeated with dropout and the exponents compared", _dropout_compared
         ),

@@ -95,6 +95,9 @@ class RolloutBuffer:
             truncated: episodes cut at this step by a time limit.
             final_values: V(final observation) for envs truncated at this step; entries of
                 other envs are ignored (pass anything, e.g. zeros).
+
+        Raises:
+            IndexError: the buffer already holds num_steps steps (call reset() first).
         """
         # BEGIN SOLUTION
         # HINT: raise a clear error if the buffer is full (pos == num_steps) instead of wrapping.
@@ -125,6 +128,9 @@ class RolloutBuffer:
                 (the ones the next rollout starts from).
             gamma: discount factor.
             gae_lambda: GAE's lambda.
+
+        Raises:
+            RuntimeError: the buffer is not full yet.
         """
         # BEGIN SOLUTION
         # HINT: next_values[t] is values[t + 1], last_values after the last step, and
@@ -154,6 +160,9 @@ class RolloutBuffer:
         Args:
             num_minibatches: how many minibatches; must divide num_steps * num_envs.
             generator: a CPU torch.Generator for the permutation.
+
+        Raises:
+            ValueError: num_minibatches does not divide the number of samples.
         """
         # BEGIN SOLUTION
         # HINT: flatten [num_steps, num_envs, ...] to [num_steps * num_envs, ...] with reshape.

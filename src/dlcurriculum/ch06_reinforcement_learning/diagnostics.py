@@ -139,7 +139,7 @@ def return_figure(record: RunRecord, target: float | None, baseline: float | Non
             [r["step"] for r in train],
             [r["charts/episodic_return"] for r in train],
             color=color,
-            alpha=0.3,
+            alpha=0.45,
             lw=0.8,
         )
         evals = [r for r in rows if "charts/eval_return" in r]

@@ -103,7 +103,7 @@ def launch(
         result = spec.run(cfg, run_dir)
     except DlcError:
         # a run stopped by a user error (e.g. no data) before any checkpoint leaves nothing
-        if not (run_dir / "checkpoints").exists():
+        if not any(run_dir.rglob("step_*.pt")):
             shutil.rmtree(run_dir)
         raise
     return result, spec.report(run_dir)
