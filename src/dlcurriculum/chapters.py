@@ -741,6 +741,15 @@ _CH05 = Chapter(
         ),
     ),
     time="3-5 days",
+    experiments=(
+        Experiment(
+            name="contrastive",
+            chapter=5,
+            module="dlcurriculum.ch05_modeling_objectives.experiments",
+            attr="CONTRASTIVE",
+            summary="SimCLR/SupCon MNIST encoders judged by few-shot nearest-class similarity",
+        ),
+    ),
 )
 
 _CH06 = Chapter(

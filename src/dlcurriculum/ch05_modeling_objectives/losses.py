@@ -1,0 +1,96 @@
+"""Contrastive losses on L2-normalised embeddings: NT-Xent (SimCLR) and SupCon.
+
+Both are InfoNCE: each anchor's positives must win a softmax over its cosine
+similarities, divided by a temperature, against every other example in the batch.
+
+Ref: Chen et al. 2020 (SimCLR), eq. 1; Khosla et al. 2020 (SupCon), eq. 2 ("L_out").
+"""
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import Tensor
+
+
+def nt_xent_loss(
+    z1: Float[Tensor, "batch d"], z2: Float[Tensor, "batch d"], temperature: float = 0.5
+) -> Float[Tensor, ""]:
+    """SimCLR's normalised temperature-scaled cross-entropy over two views of a batch.
+
+    Ref: Chen et al. 2020 (SimCLR), eq. 1 and Algorithm 1.
+
+    Row i of z1 and row i of z2 are two augmented views of the same image (a positive
+    pair). Each of the 2N embeddings is an anchor; its candidates are the other 2N - 1
+    embeddings (itself excluded), and the loss is the cross-entropy of picking its
+    partner, averaged over all 2N anchors.
+
+    Args:
+        z1: projections of the first views (any norm: normalise them first).
+        z2: projections of the second views, same shape and order as z1.
+        temperature: the similarities are divided by it; lower is sharper.
+
+    Returns:
+        The mean loss over the 2N anchors, a scalar to minimise. Random embeddings give
+        about log(2N - 1).
+    """
+    # BEGIN SOLUTION
+    # HINT: stack both views into [2N, d], mask the diagonal with -inf, partner of i is i±N.
+    n = len(z1)
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = z @ z.T / temperature  # [2N, 2N] scaled cosine similarities
+    # an embedding is trivially most similar to itself: remove it from the candidates
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    return F.cross_entropy(sim, partner)
+    # END SOLUTION
+
+
+def supcon_loss(
+    z: Float[Tensor, "n d"], labels: Int[Tensor, " n"], temperature: float = 0.1
+) -> Float[Tensor, ""]:
+    """Supervised contrastive loss: every other example with the same label is a positive.
+
+    Ref: Khosla et al. 2020 (SupCon), eq. 2 (the "outside" form, mean over positives
+    outside the log).
+
+    Args:
+        z: projections of all views (e.g. both views of a batch stacked).
+        labels: class of each row; anchors without any positive are skipped.
+        temperature: the similarities are divided by it.
+
+    Returns:
+        Mean over anchors of minus the mean log-probability of its positives.
+    """
+    z = F.normalize(z, dim=1)
+    self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
+    sim = (z @ z.T / temperature).masked_fill(self_mask, float("-inf"))
+    log_prob = sim - sim.logsumexp(dim=1, keepdim=True)  # [n, n], -inf on the diagonal
+    positive = (labels[:, None] == labels[None, :]) & ~self_mask
+    n_pos = positive.sum(1)
+    # where() rather than multiply: -inf * 0 on the diagonal would give nan
+    per_anchor = torch.where(positive, log_prob, 0.0).sum(1) / n_pos.clamp(min=1)
+    return -per_anchor[n_pos > 0].mean()
+
+
+def triplet_loss(
+    z: Float[Tensor, "n d"], labels: Int[Tensor, " n"], margin: float = 0.2
+) -> Float[Tensor, ""]:
+    """Batch-hard triplet loss on cosine distance: hardest positive vs hardest negative.
+
+    Ref: Schroff et al. 2015 (FaceNet); Hermans et al. 2017 (batch-hard mining).
+
+    Args:
+        z: embeddings (normalised here).
+        labels: class of each row.
+        margin: the negative must be this much farther than the positive.
+
+    Returns:
+        Mean over anchors of relu(d(a, hardest p) - d(a, hardest n) + margin).
+    """
+    z = F.normalize(z, dim=1)
+    dist = 1 - z @ z.T  # cosine distance, [n, n]
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(z), dtype=torch.bool, device=z.device)
+    hardest_pos = torch.where(same & ~eye, dist, -1.0).max(1).values
+    hardest_neg = torch.where(same, 3.0, dist).min(1).values  # 3 > any cosine distance
+    return F.relu(hardest_pos - hardest_neg + margin).mean()

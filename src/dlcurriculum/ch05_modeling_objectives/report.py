@@ -1,0 +1,114 @@
+"""The report of `dlc run contrastive`: accuracy table, loss curves, embedding maps, neighbours.
+
+The run saves a small view file per objective (2-D coordinates and example images), so
+the figures are redrawn from the run folder alone.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dlcurriculum.core.report import RunRecord, markdown_table, pyplot, save_figure
+from dlcurriculum.core.runs import atomic_open
+
+N_MAP, N_EXAMPLES = 2000, 8
+
+
+def save_views(
+    run_dir: Path,
+    objective: str,
+    test_z: Tensor,
+    test_y: Tensor,
+    support_z: Tensor,
+    test_x: Tensor,
+    support: Tensor,
+    rule: Callable[..., Tensor],
+) -> None:
+    """Write views/<objective>.pt: PCA of test embeddings and nearest-neighbour examples.
+
+    PCA (not t-SNE): it is deterministic, takes milliseconds and needs no extra package;
+    it shows less separation than t-SNE would, so clusters that look apart here really are.
+    """
+    z = F.normalize(test_z[:N_MAP], dim=1)
+    _, _, v = torch.pca_lowrank(z, q=2, center=True)
+    coords = (z - z.mean(0)) @ v[:, :2]
+    k = min(10, support_z.shape[1])
+    s = support_z[:, :k].flatten(0, 1)
+    s_labels = torch.arange(support_z.shape[0]).repeat_interleave(k)
+    pred = rule(test_z, s, s_labels, support_z.shape[0])
+    nearest = (F.normalize(test_z, dim=1) @ F.normalize(s, dim=1).T).argmax(1)
+    right = (pred == test_y).nonzero().squeeze(1)[:N_EXAMPLES]
+    wrong = (pred != test_y).nonzero().squeeze(1)[:N_EXAMPLES]
+    picked = torch.cat([right, wrong])
+    views = {
+        "coords": coords,
+        "labels": test_y[:N_MAP],
+        "query": test_x[picked, 0],
+        "neighbour": support[:, :k].flatten(0, 1)[nearest[picked], 0],
+        "true": test_y[picked],
+        "pred": pred[picked],
+        "n_right": len(right),
+    }
+    with atomic_open(run_dir / "views" / f"{objective}.pt", "wb") as f:
+        torch.save(views, f)
+
+
+def contrastive_figures(record: RunRecord) -> list[Path]:
+    """Loss curves, a PCA map per objective and nearest-neighbour examples."""
+    plt = pyplot()
+    out = []
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for objective in record.config["objectives"]:
+        steps, loss = record.series(f"losses/{objective}")
+        if steps:
+            ax.plot([s - steps[0] for s in steps], loss, label=objective)
+    ax.set(xlabel="optimizer step (per objective)", ylabel="training loss", title="Loss")
+    ax.legend()
+    out.append(save_figure(fig, record.run_dir / "figures" / "loss.png"))
+    found = [
+        (o, torch.load(record.run_dir / "views" / f"{o}.pt"))
+        for o in record.config["objectives"]
+        if (record.run_dir / "views" / f"{o}.pt").exists()
+    ]
+    if not found:
+        return out
+    fig, axes = plt.subplots(1, len(found), figsize=(4.5 * len(found), 4), squeeze=False)
+    for ax, (objective, v) in zip(axes[0], found, strict=True):
+        sc = ax.scatter(*v["coords"].T, c=v["labels"], cmap="tab10", s=3, vmin=-0.5, vmax=9.5)
+        ax.set(title=f"{objective}: PCA of test embeddings", xticks=[], yticks=[])
+    fig.colorbar(sc, ax=axes[0].tolist(), ticks=range(10), label="digit")
+    out.append(save_figure(fig, record.run_dir / "figures" / "embedding_pca.png"))
+    for objective, v in found:
+        n = len(v["query"])
+        fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.6), squeeze=False)
+        for j in range(n):
+            for row, key in enumerate(("query", "neighbour")):
+                axes[row, j].imshow(v[key][j], cmap="gray_r")
+                axes[row, j].set(xticks=[], yticks=[])
+            colour = "green" if j < v["n_right"] else "red"
+            title = f"{int(v['true'][j])}→{int(v['pred'][j])}"
+            axes[0, j].set_title(title, color=colour, fontsize=8)
+        axes[0, 0].set_ylabel("query", fontsize=8)
+        axes[1, 0].set_ylabel("nearest\nsupport", fontsize=8)
+        fig.suptitle(f"{objective}: true→predicted (green right, red wrong), k = 10", fontsize=9)
+        out.append(save_figure(fig, record.run_dir / "figures" / f"neighbours_{objective}.png"))
+    return out
+
+
+def contrastive_sections(record: RunRecord) -> list[tuple[str, str]]:
+    """The accuracy table: one row per objective or baseline, one column per k."""
+    acc = record.summary["accuracy"]
+    ks = [str(k) for k in record.config["ks"]]
+    rows = [[name] + [f"{100 * row[k]:.1f}" for k in ks] for name, row in acc.items()]
+    table = markdown_table(["method \\ k per class", *ks], rows)
+    times = ", ".join(f"{o} {t:.0f} s" for o, t in record.summary["train_time_s"].items())
+    body = (
+        "Test accuracy (%) of each method with k labelled support examples per class "
+        "(removed from the training set before training). Contrastive rows use the "
+        "exercise's rule: mean cosine similarity to each class's support examples.\n\n"
+        f"{table}\n\nTraining time: {times}; {record.summary['steps']} optimizer steps in all."
+    )
+    return [("Few-shot accuracy", body)]
