@@ -34,7 +34,7 @@ def test_list_and_show(tmp_path: Path) -> None:
     page = dlc("show", "0", cwd=tmp_path)
     assert page.returncode == 0
     assert "dlc run mnist" in page.stdout and "Readings" in page.stdout
-    planned = dlc("show", "4", cwd=tmp_path)
+    planned = dlc("show", "9", cwd=tmp_path)
     assert "No experiment is available for this chapter yet" in planned.stdout
 
 
@@ -148,7 +148,7 @@ def test_no_data_and_no_network_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "experiment",
-    ["regularization", "reverse", "shakespeare", "scaling", "ppo-cartpole", "contrastive"],
+    ["regularization", "reverse", "shakespeare", "scaling", "nqm", "ppo-cartpole", "contrastive"],
 )
 def test_every_experiment_runs_from_the_command_line(tmp_path: Path, experiment: str) -> None:
     """`mnist` is run by the tests above; each other experiment once, as a user would."""

@@ -649,6 +649,16 @@ _CH04 = Chapter(
         ),
     ),
     time="1 week",
+    experiments=(
+        Experiment(
+            name="nqm",
+            chapter=4,
+            module="dlcurriculum.ch04_optimization.experiments",
+            attr="NQM",
+            summary="Noisy quadratic model: exact vs simulated dynamics, optimal LR vs batch "
+            "size, steps to target and critical batch sizes",
+        ),
+    ),
 )
 
 _CH05 = Chapter(

@@ -1,0 +1,243 @@
+"""The noisy quadratic model: exact expected dynamics and a vectorised stochastic simulation.
+
+The loss is L(θ) = ½ Σ_i h_i θ_i², and a minibatch gradient of size B is H θ + ε with
+ε ~ N(0, C / B), H and C diagonal. Every coordinate evolves on its own, so the mean and
+second moment of the iterate follow small linear recursions that give the expected loss
+after any schedule without sampling. The simulation runs many noisy trajectories at once
+(SGD, heavy-ball momentum, real Adam) with one tensor axis per swept setting.
+
+Ref: Zhang et al. 2019, "Which Algorithmic Choices Matter at Which Batch Sizes?", sec. 3;
+McCandlish et al. 2018, "An Empirical Model of Large-Batch Training", sec. 2.
+"""
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+Optimizer = Literal["sgd", "momentum", "adam"]
+Stop = Callable[[Tensor], bool]
+"""Called every CHECK_EVERY steps with the loss curves so far; True ends the run early."""
+CHECK_EVERY = 64
+
+
+def nqm_problem(d: int, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor, Tensor]:
+    """The default testbed: h_i = c_i = 1/i, started at θ_0 = 1 in every coordinate.
+
+    Ref: Zhang et al. 2019, sec. 3.1 (H = C = diag(1/i)).
+
+    Caveat: Adam's first step is close to sign descent (lr sign(g)), so from θ_0 = 1 a
+    large-batch Adam run with lr near 1 lands next to the minimum in a step or two.
+
+    Returns:
+        (h, c, theta0), each of shape [d].
+    """
+    h = 1.0 / torch.arange(1, d + 1, dtype=dtype)
+    return h, h.clone(), torch.ones(d, dtype=dtype)
+
+
+def noise_scale(h: Tensor, c: Tensor, theta: Tensor) -> tuple[float, float]:
+    """(B_simple, B_noise) at θ: tr(C)/|g|² and tr(HC)/(gᵀHg) with g = Hθ.
+
+    Ref: McCandlish et al. 2018, eq. 2.6 and 2.8.
+    """
+    g = h * theta
+    return float(c.sum() / (g * g).sum()), float((h * c).sum() / (g * h * g).sum())
+
+
+def nqm_expected_loss(
+    h: Tensor, c: Tensor, theta0: Tensor, lrs: Tensor, batch_size: float
+) -> Tensor:
+    """Expected loss of plain SGD on the NQM after each step of a learning-rate schedule.
+
+    Ref: Zhang et al. 2019, eq. 4-5 (with momentum 0 and P = I).
+
+    The iterate starts at the deterministic θ_0. Step t uses θ ← θ - lrs[t] (Hθ + ε) with
+    ε ~ N(0, C / batch_size): the noise variance is divided by the batch size exactly once.
+    Track the second moment s_i = E[θ_i²] per coordinate; the expected loss is ½ Σ h_i s_i.
+
+    Args:
+        h: Hessian diagonal, shape [d].
+        c: gradient-noise covariance diagonal for batch size 1, shape [d].
+        theta0: starting point, shape [d].
+        lrs: learning rate of each step, shape [steps].
+        batch_size: examples per gradient (may be fractional: it only scales the noise).
+
+    Returns:
+        Expected loss before the first step and after each step, shape [steps + 1], float64.
+    """
+    # BEGIN SOLUTION
+    # HINT: E[(aθ + b)²] = a² E[θ²] + b² Var(ε) when ε is zero-mean and independent of θ
+    h, c = h.double(), c.double()
+    s = theta0.double() ** 2
+    losses = [0.5 * (h * s).sum()]
+    for lr in lrs.double():
+        s = (1 - lr * h) ** 2 * s + lr**2 * c / batch_size
+        losses.append(0.5 * (h * s).sum())
+    return torch.stack(losses)
+    # END SOLUTION
+
+
+def _shapes(lr: Tensor, batch_size: Tensor | float, h: Tensor) -> tuple[Tensor, Tensor]:
+    """Step size per coordinate and noise variance per coordinate, [*settings, d] each."""
+    lr = torch.as_tensor(lr, dtype=h.dtype)
+    batch = torch.as_tensor(batch_size, dtype=h.dtype)
+    lr, batch = torch.broadcast_tensors(lr, batch)
+    return lr[..., None], (1.0 / batch)[..., None]
+
+
+def exact_dynamics(
+    h: Tensor,
+    c: Tensor,
+    theta0: Tensor,
+    lr: Tensor,
+    batch_size: Tensor | float,
+    steps: int,
+    momentum: float = 0.0,
+    precond_power: float = 0.0,
+    schedule: Tensor | None = None,
+    stop: Stop | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Exact mean and second moment of heavy-ball SGD preconditioned by P = H^-p.
+
+    Ref: Zhang et al. 2019, sec. 3.2 and appendix A (the per-coordinate 2x2 system).
+
+    Per coordinate, with a = lr h^-p and x = (θ, v): v ← βv - a(hθ + ε), θ ← θ + v, so
+    x ← A x + (-a, -a) ε with A = [[1 - ah, β], [-ah, β]]. The mean follows A and the
+    raw second moments (θθ, θv, vv) follow A M Aᵀ plus a² c / B in every entry.
+
+    Args:
+        h, c, theta0: the problem, shape [d].
+        lr: peak learning rate per setting, any shape S (broadcast with batch_size).
+        batch_size: batch size per setting, broadcastable to S.
+        steps: maximum number of steps.
+        momentum: heavy-ball β.
+        precond_power: p in P = H^-p (0: plain SGD, 1: Newton-like).
+        schedule: optional multiplier of lr at each step, shape [steps].
+        stop: optional early stop, called with the loss curves so far.
+
+    Returns:
+        (losses [*S, T + 1], mean θ [*S, d], E[θ²] [*S, d]) after the T <= steps steps run.
+    """
+    lr_b, inv_b = _shapes(lr, batch_size, h)
+    a0 = lr_b * h ** (-precond_power)  # [*S, d]
+    noise = c * inv_b
+    mt = theta0.expand_as(a0).clone()
+    mv = torch.zeros_like(mt)
+    tt, tv, vv = mt**2, torch.zeros_like(mt), torch.zeros_like(mt)
+    beta = momentum
+    # preallocated, so the early-stop test reads a view instead of re-stacking a list
+    losses = torch.empty(*a0.shape[:-1], steps + 1, dtype=a0.dtype)
+    losses[..., 0] = 0.5 * (h * tt).sum(-1)
+    t = -1
+    for t in range(steps):
+        a = a0 if schedule is None else a0 * schedule[t]
+        a11, a21 = 1 - a * h, -a * h
+        q = a * a * noise  # the noise enters θ and v through the same -a ε
+        mt, mv = a11 * mt + beta * mv, a21 * mt + beta * mv
+        tt, tv, vv = (
+            a11 * a11 * tt + 2 * a11 * beta * tv + beta * beta * vv + q,
+            a11 * a21 * tt + (a11 * beta + beta * a21) * tv + beta * beta * vv + q,
+            a21 * a21 * tt + 2 * a21 * beta * tv + beta * beta * vv + q,
+        )
+        losses[..., t + 1] = 0.5 * (h * tt).sum(-1)
+        if stop is not None and (t + 1) % CHECK_EVERY == 0 and stop(losses[..., : t + 2]):
+            break
+    return losses[..., : t + 2], mt, tt
+
+
+def simulate(
+    h: Tensor,
+    c: Tensor,
+    theta0: Tensor,
+    lr: Tensor,
+    batch_size: Tensor | float,
+    steps: int,
+    optimizer: Optimizer = "sgd",
+    momentum: float = 0.9,
+    runs: int = 16,
+    generator: torch.Generator | None = None,
+    precond_power: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    stop: Stop | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Run `runs` independent noisy trajectories per setting, all in one tensor.
+
+    Ref: Zhang et al. 2019, sec. 4 (Adam has no closed form on the NQM, so it is simulated);
+    Kingma & Ba 2015, algorithm 1.
+
+    Args:
+        h, c, theta0: the problem, shape [d]; their dtype is the simulation's.
+        lr, batch_size: per setting, broadcast to a shape S.
+        steps: maximum number of steps.
+        optimizer: "sgd" (no momentum), "momentum" (heavy ball, as `exact_dynamics`) or
+            "adam" (with bias correction; `momentum` is then unused).
+        runs: independent trajectories per setting.
+        generator: source of the gradient noise.
+        precond_power: p in P = H^-p for sgd and momentum.
+        betas, eps: Adam's hyperparameters.
+        stop: optional early stop, called with the run-averaged loss curves so far.
+
+    Returns:
+        (losses [*S, runs, T + 1], final θ [*S, runs, d]).
+    """
+    lr_b, inv_b = _shapes(lr, batch_size, h)
+    a = (lr_b * h ** (-precond_power))[..., None, :]  # [*S, 1, d]
+    std = (c * inv_b).sqrt()[..., None, :]
+    theta = theta0.expand(*lr_b.shape[:-1], runs, h.shape[0]).clone()
+    m, v = torch.zeros_like(theta), torch.zeros_like(theta)
+    beta = momentum if optimizer == "momentum" else 0.0
+    losses = torch.empty(*theta.shape[:-1], steps + 1, dtype=theta.dtype)
+    losses[..., 0] = 0.5 * (h * theta**2).sum(-1)
+    t = 0
+    for t in range(1, steps + 1):
+        z = torch.randn(theta.shape, generator=generator, dtype=theta.dtype)
+        g = h * theta + std * z
+        if optimizer == "adam":
+            theta, m, v = adam_step(theta, g, m, v, t, lr_b[..., None, :], betas, eps)
+        else:
+            m = beta * m - a * g  # m holds the velocity v of the heavy-ball recursion
+            theta = theta + m
+        losses[..., t] = 0.5 * (h * theta**2).sum(-1)
+        if stop is not None and t % CHECK_EVERY == 0 and stop(losses[..., : t + 1].mean(-2)):
+            break
+    return losses[..., : t + 1], theta
+
+
+def adam_step(
+    theta: Tensor,
+    grad: Tensor,
+    m: Tensor,
+    v: Tensor,
+    step: int,
+    lr: Tensor | float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One Adam update, elementwise, as `torch.optim.Adam` does it (no weight decay).
+
+    Ref: Kingma & Ba 2015, algorithm 1.
+
+    Args:
+        theta: parameters, any shape.
+        grad: gradient at theta, same shape.
+        m, v: first and second moment estimates before this step (zeros at step 1).
+        step: the 1-based index of this step, for bias correction.
+        lr: learning rate, a float or a tensor broadcastable to theta.
+        betas: (β1, β2) decay rates of m and v.
+        eps: added to the bias-corrected sqrt(v), outside the square root.
+
+    Returns:
+        (new theta, new m, new v); the inputs are not modified.
+    """
+    # BEGIN SOLUTION
+    beta1, beta2 = betas
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    # HINT: correct m by 1 - β1^step and v by 1 - β2^step before dividing
+    m_hat = m / (1 - beta1**step)
+    v_hat = v / (1 - beta2**step)
+    return theta - lr * m_hat / (v_hat.sqrt() + eps), m, v
+    # END SOLUTION

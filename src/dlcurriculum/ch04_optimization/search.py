@@ -1,0 +1,175 @@
+"""Tuning on the NQM: steps to a target loss, the best constant learning rate per batch size,
+and the fits that summarise them (LR-vs-batch slope, critical batch size).
+
+The best constant learning rate for a batch size is the one that reaches the target loss
+in the fewest steps. It is found by an exact search on a log grid of learning rates (every
+grid point evolved at once, exactly for SGD and momentum, by simulation for Adam), refined
+by a parabola through log-steps at the grid minimum and its two neighbours.
+
+Ref: Zhang et al. 2019, sec. 4.1 and fig. 3-5; McCandlish et al. 2018, eq. 2.11 and fig. 3.
+"""
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from dlcurriculum.ch04_optimization import nqm
+from dlcurriculum.ch04_optimization.nqm import Optimizer
+
+DIVERGED = 1e6
+"""A loss this many times the initial loss counts as diverged."""
+
+
+def steps_to_target(losses: Tensor, target: float) -> Tensor:
+    """The first step at which each loss curve is at or below the target.
+
+    Ref: Zhang et al. 2019, sec. 4 ("steps required to reach a target loss").
+
+    Args:
+        losses: loss curves, shape [..., T + 1]; index t is the loss after t steps.
+        target: the loss to reach.
+
+    Returns:
+        Float tensor of shape [...]: the smallest t with losses[..., t] <= target, or
+        `inf` where the curve never gets there (including curves that hold NaN).
+    """
+    # BEGIN SOLUTION
+    # HINT: argmax of a boolean tensor returns the first True; check that one exists
+    below = losses <= target  # NaN compares False, so a diverged run never "reaches" it
+    first = below.to(torch.int64).argmax(-1).to(torch.float64)
+    return torch.where(below.any(-1), first, torch.full_like(first, math.inf))
+    # END SOLUTION
+
+
+def _stop_when_bracketed(target: float, limit: float) -> nqm.Stop:
+    """Stop once every row's best learning rate and its neighbours are settled.
+
+    A neighbour is settled when it has reached the target or diverged, so the parabola
+    through the three can be drawn without evolving the slowest learning rates to the end.
+    A neighbour that has done neither after 3x the best steps (a slow instability, or a
+    far too small rate) is left unsettled: `best_lr` then keeps the grid point.
+    """
+
+    def stop(curves: Tensor) -> bool:
+        steps = steps_to_target(curves, target)  # [nb, L]
+        fastest = steps.min(-1).values  # [nb]
+        if not fastest.isfinite().all():
+            return False
+        done = steps.isfinite() | (curves.nan_to_num(math.inf) > limit).any(-1)
+        best = steps.argmin(-1, keepdim=True)
+        idx = torch.cat([best - 1, best + 1], -1).clamp(0, steps.shape[-1] - 1)
+        bracketed = done.gather(-1, idx).all(-1)
+        given_up = curves.shape[-1] > 3 * fastest + 1
+        return bool((bracketed | given_up).all())
+
+    return stop
+
+
+def steps_grid(
+    problem: tuple[Tensor, Tensor, Tensor],
+    optimizer: Optimizer,
+    batch_sizes: Tensor,
+    lrs: Tensor,
+    target: float,
+    max_steps: int,
+    runs: int = 8,
+    generator: torch.Generator | None = None,
+    momentum: float = 0.9,
+) -> Tensor:
+    """Steps to target for every (batch size, learning rate), shape [nb, L].
+
+    SGD and heavy-ball momentum use the exact expected loss; Adam the mean of `runs`
+    simulated trajectories (in float32: the mean over runs and coordinates is what counts).
+
+    Args:
+        problem: (h, c, theta0) from `nqm.nqm_problem`.
+        optimizer: "sgd", "momentum" or "adam".
+        batch_sizes: shape [nb].
+        lrs: learning rates per batch size, shape [nb, L].
+        target: the loss to reach.
+        max_steps: give up (inf) after this many steps.
+    """
+    h, c, theta0 = problem
+    limit = DIVERGED * float(0.5 * (h * theta0**2).sum())
+    stop = _stop_when_bracketed(target, limit)
+    batch = batch_sizes[:, None].to(h.dtype)
+    if optimizer == "adam":
+        h32, c32, t32 = (x.float() for x in problem)
+        losses, _ = nqm.simulate(
+            h32, c32, t32, lrs.float(), batch.float(), max_steps, "adam", runs=runs,
+            generator=generator, stop=stop,
+        )  # fmt: skip
+        losses = losses.double().mean(-2)
+    else:
+        beta = momentum if optimizer == "momentum" else 0.0
+        losses, _, _ = nqm.exact_dynamics(
+            h, c, theta0, lrs.to(h.dtype), batch, max_steps, momentum=beta, stop=stop
+        )
+    return steps_to_target(losses, target)
+
+
+def best_lr(lrs: Tensor, steps: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Refined argmin of steps over a log-spaced lr grid, per row.
+
+    Returns:
+        (best lr [nb], steps at the best grid point [nb], whether the grid minimum is
+        interior [nb]: at an edge the optimum may lie outside the grid).
+    """
+    x, y = lrs.double().log(), steps.double().log()
+    k = y.nan_to_num(math.inf).argmin(-1)
+    best_x = x.gather(-1, k[:, None])[:, 0]
+    interior = (k > 0) & (k < x.shape[-1] - 1)
+    out = best_x.clone()
+    for i in torch.nonzero(interior)[:, 0].tolist():
+        j = int(k[i])
+        y3, x3 = y[i, j - 1 : j + 2], x[i, j - 1 : j + 2]
+        if torch.isfinite(y3).all():
+            # vertex of the parabola through the three points (uniform log grid)
+            denom = float(y3[0] - 2 * y3[1] + y3[2])
+            if denom > 0:
+                shift = 0.5 * float(y3[0] - y3[2]) / denom
+                out[i] = x3[1] + shift * (x3[2] - x3[1])
+    return out.exp(), steps.gather(-1, k[:, None])[:, 0], interior
+
+
+def lr_candidates(center: Tensor, n: int, ratio: float) -> Tensor:
+    """n learning rates per row, geometric with the given ratio, centred on `center` [nb]."""
+    offsets = (torch.arange(n, dtype=torch.float64) - (n - 1) / 2) * math.log(ratio)
+    return (center.double().log()[:, None] + offsets).exp()
+
+
+def fit_slope(x: Any, y: Any) -> float:
+    """Least-squares slope of log y against log x."""
+    return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
+
+
+def fit_critical_batch(batch_sizes: Any, steps: Any) -> dict[str, float]:
+    """Fit S(B) = S_min (1 + B_crit / B), the steps-vs-batch law of large-batch training.
+
+    Ref: McCandlish et al. 2018, eq. 2.11: (S/S_min - 1)(E/E_min - 1) = 1 with E = B S
+    gives S = S_min (1 + B_crit / B) and E_min = S_min B_crit.
+
+    S is linear in 1/B; weighting each point by 1/S fits relative errors, so the many small
+    steps at large batch count as much as the many large ones at small batch.
+    """
+    b, s = np.asarray(batch_sizes, float), np.asarray(steps, float)
+    ok = np.isfinite(s)
+    b, s = b[ok], s[ok]
+    design = np.stack([np.ones_like(b), 1.0 / b], 1) / s[:, None]
+    (s_min, slope), *_ = np.linalg.lstsq(design, np.ones_like(s), rcond=None)
+    fitted = s_min + slope / b
+    return {
+        "s_min": float(s_min),
+        "b_crit": float(slope / s_min),
+        "e_min": float(slope),
+        "max_rel_err": float(np.max(np.abs(fitted / s - 1))),
+    }
+
+
+def local_slopes(batch_sizes: Any, steps: Any) -> tuple[float, float]:
+    """(slope of log S vs log B over the first two points, over the last two)."""
+    b, s = list(batch_sizes), list(steps)
+    return fit_slope(b[:2], s[:2]), fit_slope(b[-2:], s[-2:])

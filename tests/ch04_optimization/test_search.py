@@ -1,0 +1,50 @@
+"""Tuning on the NQM: steps to target, the lr search and its fits, on small problems."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dlcurriculum.ch04_optimization import nqm, search
+
+
+def test_steps_to_target_first_crossing_and_inf() -> None:
+    curves = torch.tensor([[5.0, 3.0, 1.0, 0.5], [5.0, 4.0, 3.0, 2.0], [5.0, math.nan, 0.0, 0.0]])
+    assert search.steps_to_target(curves, 1.0).tolist() == [2.0, math.inf, 2.0]
+
+
+def test_best_lr_refines_a_parabola_vertex() -> None:
+    lrs = torch.tensor([[0.25, 0.5, 1.0, 2.0]], dtype=torch.float64)
+    steps = torch.exp((lrs.log() - math.log(0.7)) ** 2) * 100  # log-steps parabola, min at 0.7
+    lr, best, interior = search.best_lr(lrs, steps)
+    assert lr.item() == pytest.approx(0.7) and interior.item() and best.item() == steps[0, 1]
+    _, _, edge = search.best_lr(lrs, steps.flip(-1) * 0 + torch.tensor([1.0, 2, 3, 4]))
+    assert not edge.item()
+
+
+def test_critical_batch_fit_recovers_a_planted_law() -> None:
+    b = 2.0 ** np.arange(-3, 8)
+    fit = search.fit_critical_batch(b, 40 * (1 + 12 / b))
+    assert fit["s_min"] == pytest.approx(40) and fit["b_crit"] == pytest.approx(12)
+    assert fit["e_min"] == pytest.approx(480) and fit["max_rel_err"] < 1e-9
+
+
+def _slope(optimizer: str, center: torch.Tensor, batch: torch.Tensor, **kw: object) -> float:
+    lrs = search.lr_candidates(center, 9, 2**0.5)
+    steps = search.steps_grid(nqm.nqm_problem(200), optimizer, batch, lrs, 0.9, 20000, **kw)
+    lr, _, interior = search.best_lr(lrs, steps)
+    assert interior.all()
+    return search.fit_slope(batch, lr)
+
+
+def test_small_batch_lr_slope_is_one_for_sgd() -> None:
+    batch = torch.tensor([1 / 16, 1 / 8, 1 / 4])
+    assert 0.85 <= _slope("sgd", 0.2 * batch, batch) <= 1.15
+
+
+def test_small_batch_lr_slope_is_one_half_for_adam() -> None:
+    batch = torch.tensor([1 / 16, 1 / 8, 1 / 4])
+    gen = torch.Generator().manual_seed(0)
+    slope = _slope("adam", 0.03 * batch.sqrt(), batch, runs=4, generator=gen)
+    assert 0.4 <= slope <= 0.6
