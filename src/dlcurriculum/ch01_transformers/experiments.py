@@ -190,7 +190,6 @@ REVERSE = ExperimentSpec(
         "(a mask bug). Try `--set attn_only=true --set n_layers=1`: one attention layer "
         "suffices, and its pattern (hook `blocks.0.attn.hook_pattern`) is an anti-diagonal."
     ),
-    progress_key="eval/accuracy_second_half",
 )
 
 # ---------------------------------------------------------------------------- Shakespeare
@@ -422,5 +421,4 @@ SHAKESPEARE = ExperimentSpec(
         "`load_shakespeare_model(run_dir)` from dlcurriculum.ch01_transformers.shakespeare "
         "(chapters 7 and 8 do)."
     ),
-    progress_key="eval/loss",
 )

@@ -250,6 +250,5 @@ SCALING = ExperimentSpec(
         "default scaled learning rates: how much do the exponents move? Try "
         "`--set irreducible=true` to fit a floor under the loss, and `--preset full`."
     ),
-    progress_key="val_loss",
     plan=plan,
 )

@@ -193,5 +193,4 @@ NQM = ExperimentSpec(
         "Lower `--set target=...`: the noise scale grows as the loss falls, so every critical "
         "batch size grows. Compare B_crit with B_noise at initialisation in the table."
     ),
-    progress_key="charts/b_crit_sgd",
 )

@@ -284,7 +284,6 @@ PPO_CARTPOLE = ExperimentSpec(
     figures=_figures(target=True),
     sections=_sections,
     next_steps=NEXT_STEPS,
-    progress_key="charts/eval_return",
     evaluate=evaluate_run,
 )
 
@@ -300,6 +299,5 @@ PPO_PROCGEN = ExperimentSpec(
     figures=_figures(target=False),
     sections=_sections,
     next_steps=NEXT_STEPS,
-    progress_key="charts/episodic_return",
     evaluate=evaluate_run,
 )

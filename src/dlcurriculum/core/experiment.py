@@ -8,7 +8,7 @@ figures and tables of its report. The CLI and the tests both go through `launch`
 import importlib
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,6 @@ class ExperimentSpec:
     sections: Callable[[RunRecord], list[tuple[str, str]]] = _no_sections
     """Extra report sections (heading, markdown), e.g. result tables."""
     next_steps: str = ""
-    progress_key: str = field(default="", compare=False)
-    """The metric the progress bar shows live."""
     plan: Callable[[Any, Path], list[str]] | None = None
     """For sweeps: the shell commands that would run each piece (`dlc run X --plan`), so a
     cluster scheduler can run them instead."""
