@@ -146,3 +146,23 @@ def test_quick_preset_solves_cartpole(tmp_path: Path) -> None:
     out = train(dataclasses.replace(cfg, gif_episodes=0), tmp_path)
     assert out["steps_to_target"] is not None and out["steps_to_target"] <= 30_000
     assert out["final_eval_return"] >= 475
+
+
+def test_procgen_same_seed_same_metrics_and_resume_continues_identically(tmp_path: Path) -> None:
+    """Procgen levels, the IMPALA CNN and reward scaling are all seeded: two runs agree exactly."""
+    pytest.importorskip("procgen")
+    from dlcurriculum.ch06_reinforcement_learning.experiments import PROCGEN_PRESETS
+
+    cfg = dataclasses.replace(
+        PROCGEN_PRESETS["smoke"], total_timesteps=768, num_steps=32, gif_episodes=0
+    )  # 6 updates of 4 envs x 32 steps, a checkpoint after each
+    a, b = tmp_path / "a", tmp_path / "b"
+    train(cfg, a)
+    train(cfg, b)
+    rows = metrics_without_clock(a)
+    assert len(rows) == 6 and rows == metrics_without_clock(b)
+    newest = runs.latest_checkpoint(b)
+    assert newest is not None
+    newest.unlink()
+    train(cfg, b)
+    assert metrics_without_clock(b) == rows
