@@ -148,7 +148,10 @@ def test_no_data_and_no_network_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "experiment",
-    ["regularization", "reverse", "shakespeare", "scaling", "nqm", "ppo-cartpole", "contrastive"],
+    [
+        "regularization", "reverse", "shakespeare", "scaling", "nqm", "ppo-cartpole",
+        "contrastive", "dp-mnist", "dp-transformer", "pipeline", "tensor-parallel",
+    ],  # fmt: skip
 )
 def test_every_experiment_runs_from_the_command_line(tmp_path: Path, experiment: str) -> None:
     """`mnist` is run by the tests above; each other experiment once, as a user would."""

@@ -527,6 +527,36 @@ _CH03 = Chapter(
         ),
     ),
     time="1 week",
+    experiments=(
+        Experiment(
+            name="dp-mnist",
+            chapter=3,
+            module="dlcurriculum.ch03_training_at_scale.experiments",
+            attr="DP_MNIST_SPEC",
+            summary="data-parallel MNIST CNN from scratch: 1 vs 2 processes (gloo or MPI)",
+        ),
+        Experiment(
+            name="dp-transformer",
+            chapter=3,
+            module="dlcurriculum.ch03_training_at_scale.experiments",
+            attr="DP_TRANSFORMER_SPEC",
+            summary="data-parallel transformer vs 1 process and DDP; ZeRO-1 option",
+        ),
+        Experiment(
+            name="pipeline",
+            chapter=3,
+            module="dlcurriculum.ch03_training_at_scale.experiments",
+            attr="PIPELINE_SPEC",
+            summary="GPipe pipeline parallelism over 2 stages of the transformer",
+        ),
+        Experiment(
+            name="tensor-parallel",
+            chapter=3,
+            module="dlcurriculum.ch03_training_at_scale.experiments",
+            attr="TENSOR_PARALLEL_SPEC",
+            summary="Megatron tensor parallelism: heads and MLP split across ranks",
+        ),
+    ),
 )
 
 _CH04 = Chapter(

@@ -1,0 +1,118 @@
+"""Frozen configs of chapter 3's experiments (the worker processes import them too)."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from dlcurriculum.ch01_transformers.config import TransformerConfig
+from dlcurriculum.core.config import RunConfig
+
+
+@dataclass(frozen=True)
+class DPConfig(RunConfig):
+    """Data-parallel training of the MNIST CNN or the chapter-1 transformer."""
+
+    model: Literal["cnn", "transformer"] = "cnn"
+    """Which network: the prerequisite's CNN or chapter 1's transformer (bytes of Shakespeare)."""
+    backend: Literal["torch", "mpi"] = "torch"
+    """torch.distributed (gloo on CPU, NCCL on GPU) or mpi4py under mpiexec."""
+    world_size: int = 2
+    """Number of processes of the parallel run (compared with one process)."""
+    steps: int = 50
+    """Optimizer steps."""
+    batch_size: int = 64
+    """Global batch size: each of the world_size ranks gets batch_size / world_size."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    grad_sync: Literal["simple", "buckets"] = "buckets"
+    """simple: allreduce each gradient after backward; buckets: flat buckets from grad hooks."""
+    bucket_mb: float = 1.0
+    """Bucket size in megabytes (grad_sync=buckets)."""
+    overlap: bool = True
+    """Start each bucket's allreduce during the backward pass (grad_sync=buckets)."""
+    sync_bn: bool = True
+    """CNN: batch-norm statistics over the global batch (needed for exact 1-vs-W equality)."""
+    data: Literal["real", "synthetic"] = "real"
+    """real: MNIST / Shakespeare from the offline cache chain; synthetic: generated, no files."""
+    width: int = 16
+    """CNN width (channels of the first conv layer)."""
+    d_model: int = 64
+    """Transformer width."""
+    n_layers: int = 2
+    """Transformer blocks."""
+    n_heads: int = 4
+    """Transformer attention heads."""
+    n_ctx: int = 64
+    """Transformer context length (tokens per sequence)."""
+    zero: bool = False
+    """Shard Adam's moments over the ranks (ZeRO stage 1) instead of replicating them."""
+    compare_ddp: bool = False
+    """Also train with torch's DistributedDataParallel (backend=torch) and compare."""
+    timeout_s: float = 60.0
+    """How long any rank waits in a collective before giving up (a crashed peer)."""
+
+    def __post_init__(self) -> None:
+        assert self.world_size >= 1, f"world_size must be at least 1, got {self.world_size}"
+        assert self.batch_size % self.world_size == 0, (
+            f"batch_size={self.batch_size} is not divisible by world_size={self.world_size}: "
+            f"use a multiple of {self.world_size}"
+        )
+        assert self.steps >= 2, f"steps must be at least 2, got {self.steps}"
+        assert self.lr > 0, f"lr must be positive, got {self.lr}"
+        assert self.timeout_s > 0, f"timeout_s must be positive, got {self.timeout_s}"
+
+    def transformer(self) -> TransformerConfig:
+        """The transformer's shape (byte-level vocabulary)."""
+        return TransformerConfig(
+            d_vocab=256,
+            n_ctx=self.n_ctx,
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            d_mlp=4 * self.d_model,
+        )
+
+
+@dataclass(frozen=True)
+class ModelParallelConfig(RunConfig):
+    """Pipeline (GPipe) or tensor (Megatron) parallel training of the chapter-1 transformer."""
+
+    world_size: int = 2
+    """Pipeline stages or tensor-parallel ranks."""
+    steps: int = 30
+    """Optimizer steps of the parallel and the single-process run."""
+    batch_size: int = 16
+    """Sequences per step."""
+    micro_batches: int = 4
+    """Pipeline only: micro-batches per step (GPipe's m); the bubble is (W-1)/(m+W-1)."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    d_model: int = 64
+    """Transformer width."""
+    n_layers: int = 2
+    """Transformer blocks (split evenly over the pipeline stages)."""
+    n_heads: int = 4
+    """Attention heads (split evenly over the tensor-parallel ranks)."""
+    n_ctx: int = 64
+    """Context length."""
+    data: Literal["real", "synthetic"] = "real"
+    """real: bytes of Shakespeare; synthetic: generated tokens, no files."""
+    timeout_s: float = 60.0
+    """How long any rank waits for another before giving up."""
+
+    def __post_init__(self) -> None:
+        assert self.world_size >= 2, f"world_size must be at least 2, got {self.world_size}"
+        assert self.batch_size % self.micro_batches == 0, (
+            f"batch_size={self.batch_size} is not divisible by micro_batches={self.micro_batches}"
+        )
+        assert self.steps >= 1, f"steps must be at least 1, got {self.steps}"
+
+    def transformer(self) -> TransformerConfig:
+        """The transformer's shape (byte-level vocabulary)."""
+        return TransformerConfig(
+            d_vocab=256,
+            n_ctx=self.n_ctx,
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            d_mlp=4 * self.d_model,
+        )
