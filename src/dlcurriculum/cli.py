@@ -13,6 +13,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from dlcurriculum import catalog
+from dlcurriculum.ch07_alignment.label_cli import label_app
 from dlcurriculum.core.errors import DlcError
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ data_app = typer.Typer(
     help="Datasets: fetch them into the cache, see what is there.", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+app.add_typer(label_app, name="label")
 out = Console()
 err = Console(stderr=True)
 

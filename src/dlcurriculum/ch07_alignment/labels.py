@@ -1,0 +1,570 @@
+"""The label store: samples, human (or synthetic) labels and blind ratings in one SQLite file.
+
+Every label is its own transaction in a WAL-mode database with `synchronous=FULL`, so a label
+the app has confirmed survives the server being killed at any moment. The store opens a fresh
+connection per call: SQLite connections are cheap, and this keeps the store safe to use from the
+web server's worker threads without sharing a connection between them.
+
+Labels carry a random `uid`, which is what makes JSONL import idempotent: several people label
+their own copies, export, and anyone imports everyone's files, as often as they like, without
+duplicates.
+"""
+
+import hashlib
+import json
+import os
+import random
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlcurriculum.core.errors import DlcError
+
+LABELS = ("positive", "neutral", "negative")
+SKIP = "skip"
+# Blind ratings use the same three keys; a source's mean rating is the mean of these scores.
+LABEL_SCORE = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+SCHEMA_VERSION = 1
+# Fixed seed of the labeling order: every labeler sees the samples in the same shuffled order,
+# so model samples and corpus snippets interleave and a restart resumes at the same place.
+ORDER_SEED = 0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    source TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    order_key TEXT NOT NULL,
+    UNIQUE (source, text)
+);
+CREATE INDEX IF NOT EXISTS samples_order ON samples (order_key);
+CREATE TABLE IF NOT EXISTS labels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uid TEXT NOT NULL UNIQUE,
+    sample_id INTEGER NOT NULL REFERENCES samples (id),
+    labeler TEXT NOT NULL,
+    label TEXT NOT NULL CHECK (label IN ('positive', 'neutral', 'negative', 'skip')),
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_by_labeler ON labels (labeler, sample_id);
+CREATE TABLE IF NOT EXISTS rating_sessions (
+    id INTEGER PRIMARY KEY,
+    source_a TEXT NOT NULL,
+    source_b TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    labeler TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rating_items (
+    session_id INTEGER NOT NULL REFERENCES rating_sessions (id),
+    position INTEGER NOT NULL,
+    sample_id INTEGER NOT NULL REFERENCES samples (id),
+    PRIMARY KEY (session_id, position)
+);
+CREATE TABLE IF NOT EXISTS ratings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id INTEGER NOT NULL REFERENCES rating_sessions (id),
+    position INTEGER NOT NULL,
+    rating TEXT NOT NULL CHECK (rating IN ('positive', 'neutral', 'negative')),
+    created REAL NOT NULL,
+    UNIQUE (session_id, position),
+    FOREIGN KEY (session_id, position) REFERENCES rating_items (session_id, position)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One text to label.
+
+    Attributes:
+        id: row id in this database (not stable across databases; `(source, text)` is).
+        text: the sample itself.
+        source: where it came from, e.g. `"model:<run_dir>#<ckpt>"` or `"corpus"`.
+        meta: how it was made (sampling settings, prompt, ...), JSON-serialisable.
+    """
+
+    id: int
+    text: str
+    source: str
+    meta: dict
+
+
+def _order_key(source: str, text: str) -> str:
+    """Position of a sample in the shared labeling order: a keyed hash, stable as samples arrive."""
+    return hashlib.sha256(f"{ORDER_SEED}\0{source}\0{text}".encode()).hexdigest()
+
+
+def _sample(row: sqlite3.Row) -> Sample:
+    return Sample(
+        id=row["id"], text=row["text"], source=row["source"], meta=json.loads(row["meta"])
+    )
+
+
+def _check_labeler(labeler: str) -> None:
+    if not labeler.strip():
+        raise DlcError("The labeler name is empty: pass a name, e.g. --labeler alice.")
+
+
+def _check_label(label: str, allowed: Sequence[str]) -> None:
+    if label not in allowed:
+        raise DlcError(f"Unknown label {label!r}: use one of {', '.join(allowed)}.")
+
+
+class LabelStore:
+    """Samples, labels and blind ratings in one SQLite file (created on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        """Create or open the store at `path`, in WAL mode, upgrading nothing silently.
+
+        Raises:
+            DlcError: the file is not a label store, or one of a newer schema version.
+        """
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._connect() as con:
+                # WAL lets the page read while a label commits; the mode is stored in the file.
+                con.execute("PRAGMA journal_mode=WAL")
+                con.executescript(_SCHEMA)
+                row = con.execute("SELECT value FROM info WHERE key='schema_version'").fetchone()
+                if row is None:
+                    con.execute(
+                        "INSERT INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
+                elif int(row["value"]) != SCHEMA_VERSION:
+                    raise DlcError(
+                        f"{self.path} has label-store schema {row['value']}, this version reads "
+                        f"{SCHEMA_VERSION}: upgrade dlcurriculum or use a new --db file."
+                    )
+        except sqlite3.DatabaseError as e:
+            raise DlcError(f"{self.path} is not a label store ({e}): pass another --db.") from e
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """One connection, one transaction: commits on success, rolls back on error."""
+        con = sqlite3.connect(self.path, timeout=30)
+        con.row_factory = sqlite3.Row
+        try:
+            # FULL: a commit is on disk before we answer, so a confirmed label survives even a
+            # power cut, not only a killed process.
+            con.execute("PRAGMA synchronous=FULL")
+            con.execute("PRAGMA foreign_keys=ON")
+            with con:
+                yield con
+        finally:
+            con.close()
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """The rows of one query, in its own connection."""
+        with self._connect() as con:
+            return con.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    # -- samples ---------------------------------------------------------------------------
+
+    def add_samples(self, texts: Sequence[str], source: str, meta: dict | None = None) -> list[int]:
+        """Add texts from one source; return their ids in order.
+
+        A `(source, text)` pair already stored keeps its first id and meta, so adding the same
+        corpus snippets or samples again is harmless.
+        """
+        if not source.strip():
+            raise DlcError("The sample source is empty: name it, e.g. 'corpus' or 'model:<run>'.")
+        meta_json = json.dumps(meta or {}, sort_keys=True)
+        ids = []
+        with self._connect() as con:
+            for text in texts:
+                con.execute(
+                    "INSERT OR IGNORE INTO samples (text, source, meta, order_key) "
+                    "VALUES (?, ?, ?, ?)",
+                    (text, source, meta_json, _order_key(source, text)),
+                )
+                row = con.execute(
+                    "SELECT id FROM samples WHERE source=? AND text=?", (source, text)
+                ).fetchone()
+                ids.append(int(row["id"]))
+        return ids
+
+    def samples(self, source: str | None = None) -> list[Sample]:
+        """All samples (of one source if given), in id order."""
+        rows = self._all(
+            "SELECT * FROM samples WHERE ?1 IS NULL OR source=?1 ORDER BY id", (source,)
+        )
+        return [_sample(r) for r in rows]
+
+    def sources(self) -> dict[str, int]:
+        """Number of samples per source."""
+        rows = self._all("SELECT source, COUNT(*) AS n FROM samples GROUP BY source")
+        return {r["source"]: int(r["n"]) for r in rows}
+
+    # -- labels ----------------------------------------------------------------------------
+
+    def record(self, sample_id: int, label: str, labeler: str) -> None:
+        """Store one label (or "skip") in its own transaction; it is on disk when this returns.
+
+        Raises:
+            DlcError: unknown label, empty labeler or unknown sample.
+        """
+        self.record_many([(sample_id, label)], labeler)
+
+    def record_many(self, items: Sequence[tuple[int, str]], labeler: str) -> None:
+        """Store many `(sample_id, label)` pairs in one transaction (for synthetic labelers)."""
+        _check_labeler(labeler)
+        for _, label in items:
+            _check_label(label, (*LABELS, SKIP))
+        now = time.time()
+        try:
+            with self._connect() as con:
+                con.executemany(
+                    "INSERT INTO labels (uid, sample_id, labeler, label, created) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(uuid.uuid4().hex, int(sid), labeler, lab, now) for sid, lab in items],
+                )
+        except sqlite3.IntegrityError as e:
+            raise DlcError(
+                f"A label names a sample id that is not in {self.path}: add the sample first."
+            ) from e
+
+    def undo(self, labeler: str) -> int | None:
+        """Remove this labeler's most recent label; return its sample id (None if none)."""
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT id, sample_id FROM labels WHERE labeler=? ORDER BY id DESC LIMIT 1",
+                (labeler,),
+            ).fetchone()
+            if row is None:
+                return None
+            con.execute("DELETE FROM labels WHERE id=?", (row["id"],))
+            return int(row["sample_id"])
+
+    def label_of(self, sample_id: int, labeler: str) -> str | None:
+        """This labeler's latest label (or "skip") of one sample, None if unlabeled."""
+        row = self._one(
+            "SELECT label FROM labels WHERE sample_id=? AND labeler=? ORDER BY id DESC LIMIT 1",
+            (sample_id, labeler),
+        )
+        return None if row is None else str(row["label"])
+
+    def next_unlabeled(self, labeler: str, source: str | None = None) -> Sample | None:
+        """The first sample, in the fixed shuffled order, that this labeler has not labeled."""
+        row = self._one(
+            "SELECT * FROM samples s WHERE (?2 IS NULL OR s.source=?2) AND NOT EXISTS "
+            "(SELECT 1 FROM labels l WHERE l.sample_id=s.id AND l.labeler=?1) "
+            "ORDER BY s.order_key LIMIT 1",
+            (labeler, source),
+        )
+        return None if row is None else _sample(row)
+
+    def progress(self, labeler: str, source: str | None = None) -> tuple[int, int]:
+        """(samples this labeler has labeled or skipped, all samples)."""
+        row = self._one(
+            "SELECT (SELECT COUNT(DISTINCT l.sample_id) FROM labels l JOIN samples s "
+            "ON s.id=l.sample_id WHERE l.labeler=?1 AND (?2 IS NULL OR s.source=?2)), "
+            "(SELECT COUNT(*) FROM samples WHERE ?2 IS NULL OR source=?2)",
+            (labeler, source),
+        )
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    def labeled(self, labeler: str | None = None) -> list[tuple[Sample, str]]:
+        """The latest non-skip label of each (sample, labeler) pair, in sample-id order.
+
+        With several labelers (pooled imports) a sample appears once per labeler who labeled it.
+        """
+        rows = self._all(
+            "SELECT s.*, l.label FROM labels l JOIN samples s ON s.id=l.sample_id "
+            "WHERE l.label!='skip' AND (?1 IS NULL OR l.labeler=?1) AND l.id=("
+            "  SELECT MAX(l2.id) FROM labels l2 WHERE l2.sample_id=l.sample_id"
+            "  AND l2.labeler=l.labeler AND l2.label!='skip') "
+            "ORDER BY s.id, l.labeler",
+            (labeler,),
+        )
+        return [(_sample(r), str(r["label"])) for r in rows]
+
+    def label_counts(self) -> dict[tuple[str, str, str], int]:
+        """How many samples each labeler gave each label, per source: {(labeler, source, label): n}.
+
+        Counts each (sample, labeler) pair once, by its latest label (skips included).
+        """
+        rows = self._all(
+            "SELECT l.labeler, s.source, l.label, COUNT(*) AS n FROM labels l "
+            "JOIN samples s ON s.id=l.sample_id WHERE l.id=(SELECT MAX(l2.id) FROM labels l2 "
+            "WHERE l2.sample_id=l.sample_id AND l2.labeler=l.labeler) "
+            "GROUP BY l.labeler, s.source, l.label"
+        )
+        return {(r["labeler"], r["source"], r["label"]): int(r["n"]) for r in rows}
+
+    def labelers(self) -> dict[str, int]:
+        """Number of labels (skips included) per labeler."""
+        rows = self._all("SELECT labeler, COUNT(*) AS n FROM labels GROUP BY labeler")
+        return {r["labeler"]: int(r["n"]) for r in rows}
+
+    # -- pooling labels as JSONL -----------------------------------------------------------
+
+    def export_jsonl(self, path: Path) -> int:
+        """Write every label (skips too) with its sample to JSONL, atomically; return the count."""
+        rows = self._all(
+            "SELECT l.uid, l.labeler, l.label, l.created, s.text, s.source, s.meta "
+            "FROM labels l JOIN samples s ON s.id=l.sample_id ORDER BY l.id"
+        )
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for r in rows:
+                record = {k: r[k] for k in ("uid", "labeler", "label", "created", "text", "source")}
+                record["meta"] = json.loads(r["meta"])
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+        return len(rows)
+
+    def import_jsonl(self, path: Path) -> int:
+        """Add the labels of an exported file (and their samples); return how many were new.
+
+        Labels already here (same uid) are left alone, so importing twice changes nothing.
+        The whole file goes in one transaction: a bad line imports nothing.
+        """
+        records = list(_read_jsonl(Path(path)))
+        new = 0
+        with self._connect() as con:
+            for r in records:
+                con.execute(
+                    "INSERT OR IGNORE INTO samples (text, source, meta, order_key) "
+                    "VALUES (?, ?, ?, ?)",
+                    (
+                        r["text"],
+                        r["source"],
+                        json.dumps(r["meta"], sort_keys=True),
+                        _order_key(r["source"], r["text"]),
+                    ),
+                )
+                sid = con.execute(
+                    "SELECT id FROM samples WHERE source=? AND text=?", (r["source"], r["text"])
+                ).fetchone()["id"]
+                cur = con.execute(
+                    "INSERT OR IGNORE INTO labels (uid, sample_id, labeler, label, created) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (r["uid"], sid, r["labeler"], r["label"], float(r["created"])),
+                )
+                new += cur.rowcount
+        return new
+
+    # -- blind rating ----------------------------------------------------------------------
+
+    def rating_session(
+        self, source_a: str, source_b: str, labeler: str, n: int = 20, seed: int = 0
+    ) -> int:
+        """Open a blind-rating session: n samples of each source, shuffled; return its id.
+
+        The same sources, n, seed and labeler reopen the same session: to resume it, or to
+        see its reveal again. Another seed draws a fresh session.
+
+        Raises:
+            DlcError: a source with fewer than n samples, equal sources, or n < 1.
+        """
+        _check_labeler(labeler)
+        if source_a == source_b:
+            raise DlcError("--a and --b name the same source: pick two different ones.")
+        if n < 1:
+            raise DlcError(f"--n must be at least 1, got {n}.")
+        have = self.sources()
+        for src in (source_a, source_b):
+            if have.get(src, 0) < n:
+                raise DlcError(
+                    f"Source {src!r} has {have.get(src, 0)} samples, the rating needs {n}: "
+                    f"draw more samples or lower --n. Sources here: {sorted(have) or 'none'}."
+                )
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT id FROM rating_sessions WHERE source_a=? AND source_b=? AND n=? "
+                "AND seed=? AND labeler=?",
+                (source_a, source_b, n, seed, labeler),
+            ).fetchone()
+            if row is not None:
+                return int(row["id"])
+            rng = random.Random(seed)
+            chosen = []
+            for src in (source_a, source_b):
+                rows = con.execute("SELECT id FROM samples WHERE source=? ORDER BY id", (src,))
+                chosen += rng.sample([r["id"] for r in rows], n)
+            rng.shuffle(chosen)
+            cur = con.execute(
+                "INSERT INTO rating_sessions (source_a, source_b, n, seed, labeler, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (source_a, source_b, n, seed, labeler, time.time()),
+            )
+            session = int(cur.lastrowid or 0)
+            con.executemany(
+                "INSERT INTO rating_items VALUES (?, ?, ?)",
+                [(session, pos, sid) for pos, sid in enumerate(chosen)],
+            )
+        return session
+
+    @staticmethod
+    def _session_complete(con: sqlite3.Connection, session: int) -> bool:
+        total, rated = con.execute(
+            "SELECT COUNT(*), COUNT(r.id) FROM rating_items i LEFT JOIN ratings r "
+            "ON r.session_id=i.session_id AND r.position=i.position WHERE i.session_id=?",
+            (session,),
+        ).fetchone()
+        return bool(total) and total == rated
+
+    def next_to_rate(self, session: int) -> tuple[int, Sample] | None:
+        """(position, sample) of the first unrated item of the session; None when complete.
+
+        The sample carries its source: a page must show only its text.
+        """
+        row = self._one(
+            "SELECT i.position, s.* FROM rating_items i JOIN samples s ON s.id=i.sample_id "
+            "WHERE i.session_id=? AND NOT EXISTS (SELECT 1 FROM ratings r WHERE "
+            "r.session_id=i.session_id AND r.position=i.position) ORDER BY i.position LIMIT 1",
+            (session,),
+        )
+        return None if row is None else (int(row["position"]), _sample(row))
+
+    def rate(self, session: int, position: int, rating: str) -> None:
+        """Store one blind rating (positive/neutral/negative) in its own transaction.
+
+        Rating a position twice keeps the first rating (a resubmitted page changes nothing).
+        """
+        _check_label(rating, LABELS)
+        try:
+            self._all(
+                "INSERT OR IGNORE INTO ratings (session_id, position, rating, created) "
+                "VALUES (?, ?, ?, ?)",
+                (session, position, rating, time.time()),
+            )
+        except sqlite3.IntegrityError as e:
+            raise DlcError(f"Rating session {session} has no item {position}.") from e
+
+    def undo_rating(self, session: int) -> int | None:
+        """Remove the session's latest rating; return its position (None if none)."""
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT id, position FROM ratings WHERE session_id=? ORDER BY id DESC LIMIT 1",
+                (session,),
+            ).fetchone()
+            if row is None:
+                return None
+            con.execute("DELETE FROM ratings WHERE id=?", (row["id"],))
+            return int(row["position"])
+
+    def rating_progress(self, session: int) -> tuple[int, int]:
+        """(items rated, items in the session)."""
+        row = self._one(
+            "SELECT (SELECT COUNT(*) FROM ratings WHERE session_id=?1), "
+            "(SELECT COUNT(*) FROM rating_items WHERE session_id=?1)",
+            (session,),
+        )
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    def reveal(self, session: int) -> dict[str, float]:
+        """Mean rating per source (positive=1, neutral=0, negative=-1), once all are rated.
+
+        Raises:
+            DlcError: the session is unknown or not complete yet (the sources stay hidden).
+        """
+        with self._connect() as con:
+            if not self._session_complete(con, session):
+                raise DlcError(
+                    f"Rating session {session} is unknown or not complete: rate every sample "
+                    "first (dlc label rate resumes it); sources stay hidden until then."
+                )
+            rows = con.execute(
+                "SELECT s.source, r.rating FROM ratings r JOIN rating_items i "
+                "ON i.session_id=r.session_id AND i.position=r.position "
+                "JOIN samples s ON s.id=i.sample_id WHERE r.session_id=?",
+                (session,),
+            ).fetchall()
+            order = con.execute(
+                "SELECT source_a, source_b FROM rating_sessions WHERE id=?", (session,)
+            ).fetchone()
+        scores: dict[str, list[float]] = {order["source_a"]: [], order["source_b"]: []}
+        for r in rows:
+            scores[r["source"]].append(LABEL_SCORE[r["rating"]])
+        return {src: sum(v) / len(v) for src, v in scores.items()}
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Validated records of an exported label file; DlcError names the first bad line."""
+    if not path.is_file():
+        raise DlcError(f"No label file at {path}: pass a file written by `dlc label export`.")
+    fields: dict[str, type | tuple[type, ...]] = {
+        "uid": str,
+        "labeler": str,
+        "label": str,
+        "created": (int, float),
+        "text": str,
+        "source": str,
+        "meta": dict,
+    }
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DlcError(f"{path}:{lineno} is not JSON ({e}): re-export the file.") from e
+            if not isinstance(r, dict):
+                r = {}
+            bad = [k for k, t in fields.items() if not isinstance(r.get(k), t)]
+            if bad or r["label"] not in (*LABELS, SKIP):
+                raise DlcError(
+                    f"{path}:{lineno} is not a label record (bad fields: {bad or ['label']}): "
+                    "import only files written by `dlc label export`."
+                )
+            yield r
+
+
+def corpus_snippets(text: str, n: int, seed: int = 0, max_chars: int = 240) -> list[str]:
+    """n distinct short snippets of a corpus, each a run of whole lines, chosen with a seed.
+
+    They are mixed into the labeling queue (source "corpus") so labelers also see real text.
+    """
+    lines = [ln.strip() for ln in text.splitlines()]
+    starts = [i for i, ln in enumerate(lines) if ln]
+    if not starts:
+        raise DlcError("The corpus is empty: nothing to cut snippets from.")
+    rng = random.Random(seed)
+    snippets: list[str] = []
+    seen: set[str] = set()
+    for _ in range(50 * n):
+        if len(snippets) == n:
+            break
+        i = rng.choice(starts)
+        chunk: list[str] = []
+        while i < len(lines) and lines[i] and len("\n".join([*chunk, lines[i]])) <= max_chars:
+            chunk.append(lines[i])
+            i += 1
+        snippet = "\n".join(chunk) or lines[rng.choice(starts)][:max_chars]
+        if snippet not in seen:
+            seen.add(snippet)
+            snippets.append(snippet)
+    return snippets
+
+
+def mix_corpus(store: LabelStore, n: int, text: str | None = None, seed: int = 0) -> list[int]:
+    """Add n corpus snippets (Shakespeare unless `text` is given) to the store as "corpus"."""
+    if n <= 0:
+        return []
+    if text is None:
+        from dlcurriculum.data import load_shakespeare
+
+        text = load_shakespeare()
+    return store.add_samples(corpus_snippets(text, n, seed), "corpus", {"seed": seed})
