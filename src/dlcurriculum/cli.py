@@ -57,14 +57,53 @@ def list_chapters(dir: Workspace = Path("workspace"), runs: RunsRoot = Path("run
         f"Order of importance: {order}. Start with 0 if MNIST is new to you. "
         "`dlc show N` opens a chapter."
     )
+    out.print(
+        "New here? `dlc show intro`: what to know first, how to use the curriculum, "
+        "alternatives and advice. `dlc progress` suggests what to do next."
+    )
 
 
 @app.command()
-def show(chapter: str) -> None:
-    """Render a chapter's page: summary, readings, exercises, experiments."""
-    from dlcurriculum.pages import chapter_markdown
+def show(
+    chapter: Annotated[str, typer.Argument(help="A chapter number or name, or 'intro'.")],
+) -> None:
+    """Render a chapter's page (summary, readings, exercises, experiments), or the intro."""
+    from dlcurriculum.pages import chapter_markdown, intro_markdown
 
+    if chapter == "intro":
+        out.print(Markdown(intro_markdown()))
+        return
     out.print(Markdown(chapter_markdown(catalog.get_chapter(chapter))))
+
+
+@app.command("progress")
+def progress_(dir: Workspace = Path("workspace"), runs: RunsRoot = Path("runs")) -> None:
+    """Your checks, your runs and the chapter to do next, read from the workspace and runs."""
+    from dlcurriculum import progress
+
+    state = progress.learner_progress(dir, runs)
+    table = Table(title=f"Progress in {dir} (runs under {runs})")
+    for col in ("#", "chapter", "checks", "runs with your code"):
+        table.add_column(col)
+    for p in state.chapters:
+        checks = p.checks if p.tracked else "no learner mode yet"
+        your_runs = "\n".join(f"{r.experiment} {r.name}: {r.verdict}" for r in p.your_runs)
+        table.add_row(str(p.chapter.number), p.chapter.title, checks, your_runs or "-")
+    out.print(table)
+    for p in state.chapters:
+        for r in p.your_runs:
+            for c in r.criteria:
+                if not c.get("passed"):
+                    out.print(
+                        f"[red]FAIL[/red] {r.experiment} {r.name}: {c.get('criterion')} "
+                        f"({c.get('measured')})",
+                        highlight=False,
+                    )
+    if state.next_chapter is None:
+        out.print(f"Next: {state.next_step}.", highlight=False)
+    else:
+        ch = catalog.get_chapter(state.next_chapter)
+        out.print(f"Next: chapter {ch.number} ({ch.title}): {state.next_step}.", highlight=False)
 
 
 @app.command()
@@ -128,6 +167,20 @@ def run(
         choose_device(cfg.device)  # fail before creating a run folder
         result, verdicts = exp.launch(spec, cfg, preset, out_dir)
     _print_verdicts(result.run_dir, result.summary, verdicts)
+    _print_site_page(result.run_dir)
+
+
+def _print_site_page(run_dir: Path) -> None:
+    """Where the run's page is on the local site, and how to build it."""
+    from dlcurriculum.site.build import run_page
+
+    runs_root = run_dir.parent.parent
+    flag = "" if runs_root == Path("runs") else f" --runs {runs_root}"
+    out.print(
+        f"Site page: {Path('site') / run_page(run_dir)} "
+        f"(build or refresh it with `dlc site build{flag}`)",
+        highlight=False,
+    )
 
 
 def _print_verdicts(run_dir: Path, summary: dict, verdicts: list) -> None:
@@ -251,6 +304,36 @@ def data_info() -> None:
         files = "\n".join(f"{Path(p).name} {d.sha256.get(Path(p).name, '')[:16]}…" for p in d.paths)
         table.add_row(d.name, d.status, d.source or "-", f"{d.total_bytes / 1e6:.1f} MB", files)
     out.print(table)
+
+
+site_app = typer.Typer(
+    help="The local site: front matter, chapters and every run's report as HTML.",
+    no_args_is_help=True,
+)
+app.add_typer(site_app, name="site")
+SiteDir = Annotated[Path, typer.Option("--out", help="Folder of the site.")]
+
+
+@site_app.command("build")
+def site_build(runs: RunsRoot = Path("runs"), out_dir: SiteDir = Path("site")) -> None:
+    """Write the static site (opens without a server) for every run under --runs."""
+    from dlcurriculum.site import build_site
+
+    pages = build_site(runs, out_dir)
+    n_runs = sum(p.relative_to(out_dir).parts[0] == "runs" for p in pages)
+    out.print(f"Wrote {len(pages)} pages ({n_runs} runs) to {out_dir}.", highlight=False)
+    out.print(f"Open {(out_dir / 'index.html').resolve().as_uri()}", highlight=False)
+
+
+@site_app.command("serve")
+def site_serve(
+    out_dir: SiteDir = Path("site"),
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8000,
+) -> None:
+    """Serve the built site at http://127.0.0.1:PORT/ (this machine only)."""
+    from dlcurriculum.site import serve
+
+    serve(out_dir, port)
 
 
 def main() -> None:

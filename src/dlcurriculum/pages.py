@@ -1,12 +1,67 @@
-"""Chapter pages and exercise help as text: what `dlc show`, `dlc hint` and `dlc solution` print."""
+"""Pages as markdown: the front matter and chapter pages (`dlc show`, the site) and exercise help.
+
+What `dlc show`, `dlc hint` and `dlc solution` print, and what the site renders.
+"""
 
 import importlib
 import inspect
 import re
+from collections.abc import Callable
+from importlib import resources
 
+from dlcurriculum import catalog
 from dlcurriculum.catalog import Chapter, Reading, prerequisites_of
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import HINT, Exercise, chapter_exercises
+
+INTRO_MARKER = "{{chapter_guide}}"
+
+
+def _numbers(ns: tuple[int, ...]) -> str:
+    """(2, 3, 8) -> '2, 3 and 8'."""
+    words = [str(n) for n in ns]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _show_command(ch: Chapter) -> str:
+    return f"`dlc show {ch.number}`"
+
+
+def chapter_guide(link: Callable[[Chapter], str] = _show_command) -> str:
+    """The chapters with their time, order of importance and dependencies, from the catalog.
+
+    Args:
+        link: how to point to a chapter's page (a `dlc show` command in the terminal, a
+            markdown link on the site).
+    """
+    helps = "; ".join(
+        f"chapter {a} helps with chapter{'s' * (len(bs) > 1)} {_numbers(bs)}"
+        for a, bs in sorted(catalog.HELPS.items())
+    )
+    lines = [
+        "## The chapters, their order and their time",
+        "",
+        "The chapters can be taken in any order, except that "
+        f"{helps}, so do those first. Chapter 0 is the prerequisite exercise above. "
+        "If time is short, this is the suggested order, most important first: "
+        f"**{', '.join(map(str, catalog.IMPORTANCE_ORDER))}**.",
+        "",
+        "Budget between half a week and two weeks of full-time study per chapter, depending "
+        "on the chapter and on how deep you go; taking longer is normal.",
+        "",
+        "| # | chapter | time | do first | page |",
+        "|---|---|---|---|---|",
+    ]
+    for ch in catalog.chapters().values():
+        first = _numbers(prerequisites_of(ch.number)) if prerequisites_of(ch.number) else "-"
+        lines.append(f"| {ch.number} | {ch.title} | {ch.time or '-'} | {first} | {link(ch)} |")
+    return "\n".join(lines)
+
+
+def intro_markdown(link: Callable[[Chapter], str] = _show_command) -> str:
+    """The front matter (`dlc show intro`): intro.md with the chapter guide filled in."""
+    text = resources.files("dlcurriculum").joinpath("intro.md").read_text()
+    return text.replace(INTRO_MARKER, chapter_guide(link))
 
 
 def _reading(r: Reading) -> str:

@@ -1,0 +1,134 @@
+"""The site in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+Every page is opened over file:// (the site must work without a server) and the main pages
+over `dlc site serve`'s HTTP server. On each: no console errors or failed requests, every
+internal link resolves to a page of the site (and its #anchor exists), every image has
+decoded (naturalWidth > 0), and HTML from run files shows as text and never runs.
+
+Skips when Playwright or Chromium is missing, except under CI (env CI set), where it fails.
+"""
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from dlcurriculum.site import make_server, run_page
+from tests.test_site import HOSTILE_NAME, HOSTILE_TEXT, RealSite, real_site
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+# every internal link and image on a page, resolved by the browser itself
+PAGE_FACTS = """() => ({
+  links: [...document.querySelectorAll('a[href], link[href]')].map(a => a.href),
+  images: [...document.querySelectorAll('img')].map(i => ({
+    src: i.src, ok: i.complete && i.naturalWidth > 0})),
+  ids: [...document.querySelectorAll('[id]')].map(e => e.id),
+  text: document.body.innerText,
+  pwned: window.pwned === 1,
+})"""
+
+
+def _missing(what: str) -> None:
+    reason = f"{what}: the browser test needs it (CI installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install playwright)")
+    if not Path(CHROMIUM).is_file():
+        _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> RealSite:
+    return real_site(tmp_path_factory)
+
+
+def _visit(browser: Any, url: str) -> dict[str, Any]:
+    """Open one page; return what it shows, with its console errors and failed requests."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
+    response = page.goto(url, wait_until="load")
+    facts: dict[str, Any] = page.evaluate(PAGE_FACTS)
+    facts["errors"] = errors
+    facts["status"] = None if response is None else response.status
+    page.close()
+    return facts
+
+
+def _check_links(facts: dict[str, Any], base: str, known: dict[str, set[str]], where: str) -> None:
+    for link in facts["links"]:
+        parts = urlsplit(link)
+        if parts.scheme == "data":
+            continue  # the empty favicon, inline
+        if parts.scheme in ("http", "https") and not link.startswith(base):
+            continue  # readings and resources on the web: not fetched offline
+        assert link.startswith(base), f"{where}: link outside the site: {link}"
+        target = unquote(parts.path)[len(unquote(urlsplit(base).path)) :]
+        assert target in known, f"{where}: broken link {link}"
+        if parts.fragment:
+            assert parts.fragment in known[target], f"{where}: no #{parts.fragment} in {target}"
+
+
+def _crawl(browser: Any, site: Path, base: str, pages: list[str]) -> dict[str, dict[str, Any]]:
+    files = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
+    seen = {rel: _visit(browser, base + rel) for rel in pages}
+    known: dict[str, set[str]] = {f: set() for f in files}
+    for rel, facts in seen.items():
+        known[rel] = set(facts["ids"])
+    for rel, facts in seen.items():
+        assert not facts["errors"], f"{rel}: {facts['errors']}"
+        assert facts["status"] in (None, 0, 200), f"{rel}: HTTP {facts['status']}"
+        bad = [i["src"] for i in facts["images"] if not i["ok"]]
+        assert not bad, f"{rel}: images that did not render: {bad}"
+        _check_links(facts, base, known, rel)
+        assert not facts["pwned"], f"{rel}: a script from a run file ran"
+    return seen
+
+
+def test_every_page_over_file_urls(browser: Any, built: RealSite) -> None:
+    pages = [p.relative_to(built.site).as_posix() for p in built.pages]
+    seen = _crawl(browser, built.site, built.site.as_uri() + "/", pages)
+    figures = sum(len(f["images"]) for f in seen.values())
+    assert figures >= 5, "the run pages should show their figures"
+    hostile = seen[run_page(built.hostile)]
+    assert HOSTILE_NAME in hostile["text"] and HOSTILE_TEXT in hostile["text"]
+
+
+def test_main_pages_over_dlc_site_serve(browser: Any, built: RealSite) -> None:
+    server = make_server(built.site, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        pages = ["index.html", "intro.html", "runs.html", run_page(built.runs.nqm)]
+        _crawl(browser, built.site, base, pages)
+    finally:
+        server.shutdown()
+        server.server_close()
