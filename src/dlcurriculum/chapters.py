@@ -787,7 +787,21 @@ _CH05 = Chapter(
             chapter=5,
             module="dlcurriculum.ch05_modeling_objectives.experiments",
             attr="CONTRASTIVE",
-            summary="SimCLR/SupCon MNIST encoders judged by few-shot nearest-class similarity",
+            summary="SimCLR, SupCon and triplet MNIST encoders judged by few-shot similarity",
+        ),
+        Experiment(
+            name="vae",
+            chapter=5,
+            module="dlcurriculum.ch05_modeling_objectives.generative",
+            attr="VAE_SPEC",
+            summary="extra: a VAE on MNIST (ELBO terms, prior samples judged by a small CNN)",
+        ),
+        Experiment(
+            name="ddpm",
+            chapter=5,
+            module="dlcurriculum.ch05_modeling_objectives.generative",
+            attr="DDPM_SPEC",
+            summary="extra: a minimal DDPM on MNIST (forward noising, ancestral sampling, judged)",
         ),
     ),
 )

@@ -58,6 +58,24 @@ def test_triplet_loss_is_zero_for_separated_classes_and_positive_otherwise() -> 
     assert triplet_loss(mixed, labels).item() > 0
 
 
+def test_triplet_loss_matches_semi_hard_loop() -> None:
+    g = torch.Generator().manual_seed(3)
+    z, labels = torch.randn(9, 3, generator=g), torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 1])
+    zn = F.normalize(z.double(), dim=1)
+    terms = []
+    for a in range(9):  # FaceNet's rule spelled out, one anchor-positive pair at a time
+        for p in range(9):
+            if p == a or labels[p] != labels[a]:
+                continue
+            d_ap = 1 - zn[a] @ zn[p]
+            d_n = [1 - zn[a] @ zn[n] for n in range(9) if labels[n] != labels[a]]
+            semi = [d for d in d_n if d > d_ap]
+            d_neg = min(semi) if semi else max(d_n)
+            terms.append(torch.relu(d_ap - d_neg + 0.3))
+    expected = torch.stack(terms).mean()
+    torch.testing.assert_close(triplet_loss(z, labels, 0.3).double(), expected)
+
+
 def test_augment_is_seeded_and_in_range() -> None:
     images = torch.rand(6, 1, 28, 28)
     a = augment(images, torch.Generator().manual_seed(3))

@@ -2,6 +2,7 @@
 
 The learner writes NT-Xent, the view augmentation and the nearest-class rule; `dlc check 5`
 grades them and `dlc run contrastive --impl WORKSPACE` trains with the learner's code.
+Extras (optional reading made concrete, no exercise): `dlc run vae` and `dlc run ddpm`.
 """
 
 from dlcurriculum.core.exercises import Exercise

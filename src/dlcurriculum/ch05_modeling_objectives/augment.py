@@ -2,7 +2,10 @@
 
 Each view is a random affine warp (rotation, scale, shear, translation) plus pixel
 noise. Digits stay recognisable, so two views of one image share its class, while
-the encoder must ignore position, slant and stroke noise to match them.
+the encoder must ignore position, slant and stroke noise to match them. The default
+magnitudes are on the strong side of "still the same digit": in a sweep of 3-4 seeds,
+they raised SimCLR's k = 10 accuracy by about 1 point over milder warps (15 degrees,
+3 px, zoom 0.85-1.15, noise 0.1), while removing the noise cost 3 points.
 
 Ref: Chen et al. 2020 (SimCLR), section 3 (composition of augmentations matters).
 """
@@ -18,11 +21,11 @@ from torch import Tensor
 def augment(
     images: Float[Tensor, "batch 1 28 28"],
     generator: torch.Generator,
-    max_rotation: float = 15.0,
-    max_shift: float = 3.0,
-    scale: tuple[float, float] = (0.85, 1.15),
-    max_shear: float = 0.15,
-    noise: float = 0.1,
+    max_rotation: float = 20.0,
+    max_shift: float = 4.0,
+    scale: tuple[float, float] = (0.75, 1.15),
+    max_shear: float = 0.25,
+    noise: float = 0.15,
 ) -> Float[Tensor, "batch 1 28 28"]:
     """One random view of each image: an independent affine warp per image, then noise.
 

@@ -71,7 +71,8 @@ def embed(
     loss compared cosine similarities; otherwise the trunk's features (SimCLR's choice for a
     linear probe). On MNIST the cosine rule does better on the projections: the trunk's
     features come out of a ReLU and max pool, are all non-negative, so every pair has a
-    high cosine (quick preset, SimCLR k = 10: 90% on projections vs 82% on features).
+    high cosine (quick settings, SimCLR k = 10 over 4 seeds: 95-96% on projections vs
+    88-90% on features; subtracting the mean feature did not close the gap).
     """
     was_training = encoder.training
     encoder.eval()

@@ -1,7 +1,8 @@
 """The contrastive encoder: the prerequisite's CNN trunk plus a projection head.
 
-The loss is applied to the projection; the few-shot evaluation uses the trunk's
-features, which SimCLR found keep more information than the projection.
+The loss is applied to the projection. SimCLR found the trunk's features better for a
+linear probe; for this chapter's cosine rule the projections do better (see
+evaluation.embed), so they are the default and `projection=false` switches.
 
 Ref: Chen et al. 2020 (SimCLR), section 4.2 (a nonlinear projection head).
 """

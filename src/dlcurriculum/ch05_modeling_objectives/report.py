@@ -32,6 +32,9 @@ def save_views(
     PCA (not t-SNE): it is deterministic, takes milliseconds and needs no extra package;
     it shows less separation than t-SNE would, so clusters that look apart here really are.
     """
+    test_z, test_y, support_z, test_x, support = (
+        t.cpu() for t in (test_z, test_y, support_z, test_x, support)
+    )
     z = F.normalize(test_z[:N_MAP], dim=1)
     _, _, v = torch.pca_lowrank(z, q=2, center=True)
     coords = (z - z.mean(0)) @ v[:, :2]

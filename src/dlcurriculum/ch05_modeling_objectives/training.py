@@ -98,7 +98,7 @@ def linear_probe(
 ) -> Tensor:
     """Predictions of a logistic regression fitted on frozen support features."""
     mean, std = support.mean(0), support.std(0) + 1e-6  # standardise: Adam then needs no tuning
-    probe = nn.Linear(support.shape[1], int(support_labels.max()) + 1)
+    probe = nn.Linear(support.shape[1], int(support_labels.max()) + 1).to(support.device)
     optimizer = torch.optim.Adam(probe.parameters(), lr=0.01, weight_decay=1e-3)
     x = (support - mean) / std
     for _ in range(steps):
@@ -118,12 +118,12 @@ def supervised_on_support(
     Random shifts of 2 pixels keep it from memorising so few images outright.
     """
     torch.manual_seed(seed)
-    model = CNN(width=width)
+    model = CNN(width=width).to(images.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(seed)
     model.train()
     for _ in range(steps):
-        idx = torch.randint(len(images), (min(len(images), 128),), generator=g)
+        idx = torch.randint(len(images), (min(len(images), 128),), generator=g).to(images.device)
         optimizer.zero_grad()
         F.cross_entropy(model(random_shift(images[idx], 2, g)), labels[idx]).backward()
         optimizer.step()
