@@ -14,6 +14,11 @@ def test_steps_to_target_first_crossing_and_inf() -> None:
     assert search.steps_to_target(curves, 1.0).tolist() == [2.0, math.inf, 2.0]
 
 
+def test_safe_steps_fails_a_run_that_blew_up_before_reaching_the_target() -> None:
+    curves = torch.tensor([[4.0, 7.9, 2.0, 0.5], [4.0, 8.0, 2.0, 0.5], [4.0, 0.5, 9.0, 0.1]])
+    assert search.safe_steps(curves, 1.0).tolist() == [3.0, math.inf, 1.0]
+
+
 def test_best_lr_refines_a_parabola_vertex() -> None:
     lrs = torch.tensor([[0.25, 0.5, 1.0, 2.0]], dtype=torch.float64)
     steps = torch.exp((lrs.log() - math.log(0.7)) ** 2) * 100  # log-steps parabola, min at 0.7
@@ -32,19 +37,40 @@ def test_critical_batch_fit_recovers_a_planted_law() -> None:
 
 def _slope(optimizer: str, center: torch.Tensor, batch: torch.Tensor, **kw: object) -> float:
     lrs = search.lr_candidates(center, 9, 2**0.5)
-    steps = search.steps_grid(nqm.nqm_problem(200), optimizer, batch, lrs, 0.9, 20000, **kw)
+    steps = search.steps_grid(nqm.nqm_problem(200), optimizer, batch, lrs, 0.5, 20000, **kw)
     lr, _, interior = search.best_lr(lrs, steps)
     assert interior.all()
     return search.fit_slope(batch, lr)
 
 
 def test_small_batch_lr_slope_is_one_for_sgd() -> None:
-    batch = torch.tensor([1 / 16, 1 / 8, 1 / 4])
-    assert 0.85 <= _slope("sgd", 0.2 * batch, batch) <= 1.15
+    batch = torch.tensor([1 / 16, 1 / 4, 1])
+    assert 0.85 <= _slope("sgd", 0.14 * batch, batch) <= 1.15
 
 
 def test_small_batch_lr_slope_is_one_half_for_adam() -> None:
-    batch = torch.tensor([1 / 16, 1 / 8, 1 / 4])
+    # a 16x span of batch sizes keeps the simulation's noise in the lr small next to the
+    # slope (seeds 0-4 give 0.48-0.52)
+    batch = torch.tensor([1 / 16, 1 / 4, 1])
     gen = torch.Generator().manual_seed(0)
-    slope = _slope("adam", 0.03 * batch.sqrt(), batch, runs=4, generator=gen)
+    slope = _slope("adam", 0.02 * batch.sqrt(), batch, runs=8, generator=gen)
     assert 0.4 <= slope <= 0.6
+
+
+def test_tune_lr_recentres_a_grid_that_misses_the_optimum() -> None:
+    problem = nqm.nqm_problem(50)
+    good = search.tune_lr(problem, "sgd", 1.0, 0.15, 0.5, 5000)
+    far = search.tune_lr(problem, "sgd", 1.0, 0.15 / 30, 0.5, 5000)
+    assert good[3] and far[3]  # both interior, the second after moving the grid twice
+    assert far[0] == pytest.approx(good[0], rel=0.05) and far[2] == good[2]
+    assert good[1] / good[0] == pytest.approx(1, abs=0.2)  # grid point next to the vertex
+
+
+def test_loss_curve_uses_the_given_exact_recursion_for_sgd() -> None:
+    problem = nqm.nqm_problem(30)
+    lrs = torch.full((40,), 0.2, dtype=torch.float64)
+    ref = search.loss_curve(problem, "sgd", 2.0, lrs)
+    exact, _, _ = nqm.exact_dynamics(*problem, torch.tensor(0.2), 2.0, 40)
+    torch.testing.assert_close(ref, exact)
+    doubled = search.loss_curve(problem, "sgd", 2.0, lrs, expected_loss=lambda *a: 2 * ref)
+    torch.testing.assert_close(doubled, 2 * ref)

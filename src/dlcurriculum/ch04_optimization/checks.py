@@ -68,6 +68,16 @@ def check_adam_step(impl: Callable[..., tuple]) -> None:
             atol=1e-10, rtol=1e-8,
             hint="bias-correct m by 1 - β1^step and v by 1 - β2^step; eps goes outside the sqrt",
         )  # fmt: skip
+    # `dlc run nqm --impl` passes one rate per setting, as a tensor that broadcasts
+    grad = torch.randn(3, 5, generator=gen, dtype=torch.float64)
+    lrs = torch.tensor([[0.05], [0.1], [0.2]], dtype=torch.float64)
+    got, _, _ = impl(theta, grad, m, v, 11, lrs, (0.8, 0.99), 1e-6)
+    for row, lr in enumerate(lrs[:, 0].tolist()):
+        one, _, _ = impl(theta[row], grad[row], m[row], v[row], 11, lr, (0.8, 0.99), 1e-6)
+        assert_close(
+            torch.as_tensor(got)[row], one, f"row {row} with a tensor of learning rates [3, 1]",
+            hint="lr may be a tensor: multiply by it elementwise, do not call float() on it",
+        )  # fmt: skip
 
 
 def check_steps_to_target(impl: Callable[..., torch.Tensor]) -> None:

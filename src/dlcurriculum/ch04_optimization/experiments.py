@@ -2,8 +2,10 @@
 
 For each optimiser (SGD, heavy-ball momentum 0.9, Adam) and each batch size, the best
 constant learning rate is the one reaching the target loss in the fewest steps (exact
-search on a log grid, `search.steps_grid`). The report fits the small-batch LR slope and
-the critical batch size of S(B) = S_min (1 + B_crit / B). Batch sizes below 1 are allowed:
+search on a log grid, `search.tune_lr`), and a constant-then-decay schedule is tuned
+around it (`schedules.tune_schedule`). The report fits the small-batch LR slope and, for
+both, the critical batch size of S(B) = S_min (1 + B_crit / B); the criteria judge the
+tuned schedules (or the constant rates with `schedules=false`). Batch sizes below 1 are allowed:
 on the NQM the batch size only divides the noise, so B = 1/4 is C scaled by 4, which
 reaches deeper into the noise-dominated regime at a fixed target.
 
@@ -11,48 +13,57 @@ Ref: Zhang et al. 2019, "Which Algorithmic Choices Matter at Which Batch Sizes?"
 McCandlish et al. 2018, "An Empirical Model of Large-Batch Training", sec. 2.
 """
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
+from torch import Tensor
 
-from dlcurriculum.ch04_optimization import nqm, search
+from dlcurriculum.ch04_optimization import nqm, schedules, search
 from dlcurriculum.ch04_optimization.plots import report_figures, report_sections
 from dlcurriculum.core import runs
 from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.report import Criterion, RunRecord, Verdict
 
+SLUG = "ch04_optimization"
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
 @dataclass(frozen=True)
 class NQMConfig(RunConfig):
-    """The NQM h_i = c_i = 1/i, θ_0 = 1, swept over batch sizes x learning rates."""
+    """The NQM h_i = c_i = 1/i, θ_0 ~ N(0, I), swept over batch sizes x learning rates."""
 
     dim: int = 1000
     """Dimension d of the quadratic."""
-    target: float = 1.0
-    """Target expected loss (the initial loss is ½ Σ 1/i, about 3.7 at d = 1000)."""
-    min_log2_batch: int = -4
+    target: float = 0.5
+    """Target expected loss (the initial loss is about ½ Σ 1/i, 3.7 at d = 1000)."""
+    min_log2_batch: int = -2
     """Smallest batch size is 2^min_log2_batch (below 1: more noise than one example)."""
-    n_batches: int = 13
+    n_batches: int = 17
     """Batch sizes 2^k for k = min_log2_batch, ..., min_log2_batch + n_batches - 1."""
-    n_lrs: int = 13
+    n_lrs: int = 9
     """Learning rates tried per batch size and optimiser."""
     lr_ratio: float = 1.4142135623730951
     """Ratio between neighbouring learning rates of the grid."""
-    slope_batches: int = 3
+    slope_batches: int = 4
     """The smallest this-many batch sizes give the small-batch LR slope."""
-    max_steps: int = 20000
+    max_steps: int = 40_000
     """Steps after which a run counts as never reaching the target."""
-    runs: int = 4
-    """Simulated Adam trajectories averaged per setting."""
+    runs: int = 8
+    """Simulated Adam trajectories averaged per setting during the search."""
+    eval_runs: int = 32
+    """Fresh Adam trajectories that measure the steps of the chosen lr and schedule."""
+    schedules: bool = True
+    """Tune a constant-then-exponential-decay schedule per batch size (False: constant lr)."""
 
     def __post_init__(self) -> None:
         assert self.dim >= 10 and self.target > 0 and self.n_batches >= 4
-        assert self.n_lrs >= 3 and self.lr_ratio > 1 and self.runs >= 1
+        assert self.n_lrs >= 3 and self.lr_ratio > 1 and self.runs >= 1 and self.eval_runs >= 1
         assert 2 <= self.slope_batches <= self.n_batches
 
     @property
@@ -63,80 +74,147 @@ class NQMConfig(RunConfig):
 
 
 PRESETS = {
-    "smoke": NQMConfig(dim=50, target=0.8, min_log2_batch=-1, n_batches=4, n_lrs=7, runs=2),
-    "quick": NQMConfig(min_log2_batch=-3, n_batches=12, n_lrs=9, max_steps=10_000),
-    "full": NQMConfig(dim=10_000, target=2.0, n_batches=15, runs=8, max_steps=50_000),
+    "smoke": NQMConfig(
+        dim=50, target=0.8, min_log2_batch=-1, n_batches=4, n_lrs=7, slope_batches=3, runs=2
+    ),
+    "quick": NQMConfig(),
+    "full": NQMConfig(dim=10_000, target=1.0, n_batches=19, runs=16, max_steps=100_000),
 }
 
+GROWTH = {"sgd": 2.0, "momentum": 2.0, "adam": 2**0.5}
+"""How the best lr grows per doubling of B at small batch: the next batch's first guess."""
 
-def lr_centers(optimizer: str, batch: torch.Tensor) -> torch.Tensor:
-    """Where each batch size's lr grid is centred: a rough guess, checked by `interior`.
 
-    SGD and momentum are stable below lr h_max < 2 (h_max = 1) and 2(1 + β) respectively,
-    and grow ~B below it; Adam's steps are normalised, so its rates grow ~sqrt(B).
+def lr_guess(optimizer: str, batch: float) -> float:
+    """Where the smallest batch size's lr grid is centred; `search.tune_lr` corrects it.
+
+    In the noise-dominated regime SGD's best rate is about 0.14 B and momentum's ten times
+    smaller (its effective rate is lr / (1 - β)); Adam's steps are normalised by the
+    noise's scale, so its rate grows like sqrt(B).
     """
-    if optimizer == "sgd":
-        return (0.2 * batch).clamp(max=1.0)
-    if optimizer == "momentum":
-        return (0.02 * batch).clamp(max=0.6)
-    return (0.03 * batch.sqrt()).clamp(max=0.3)
+    return {"sgd": 0.14 * batch, "momentum": 0.014 * batch, "adam": 0.02 * batch**0.5}[optimizer]
 
 
-def sweep_optimizer(cfg: NQMConfig, optimizer: str, problem: tuple) -> dict[str, Any]:
-    """Best lr and steps to target per batch size for one optimiser, with the fits."""
-    batch = torch.tensor(cfg.batch_sizes, dtype=torch.float64)
-    lrs = search.lr_candidates(lr_centers(optimizer, batch), cfg.n_lrs, cfg.lr_ratio)
-    gen = torch.Generator().manual_seed(cfg.seed)
+def _thin(curve: Tensor, points: int = 300) -> dict[str, list]:
+    """A loss curve at about `points` log-spaced steps, so summary.json stays small."""
+    idx = torch.unique(torch.logspace(0, math.log10(len(curve)), points).long() - 1)
+    return {"step": idx.tolist(), "loss": curve[idx].tolist()}
+
+
+def sweep_optimizer(
+    cfg: NQMConfig, optimizer: str, problem: tuple, ns: SimpleNamespace, bar: Any
+) -> dict[str, Any]:
+    """Best constant lr and tuned schedule per batch size for one optimiser, with the fits.
+
+    The steps reported for a choice are measured again after the search (exact for SGD,
+    through the learner-replaceable recursion, and momentum; fresh Adam runs), so the
+    winner's luck on the search's noise does not bias Adam's steps.
+    """
     opt: nqm.Optimizer = optimizer  # type: ignore[assignment]
-    steps = search.steps_grid(problem, opt, batch, lrs, cfg.target, cfg.max_steps, cfg.runs, gen)
-    lr, best, interior = search.best_lr(lrs, steps)
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    grid = {"runs": cfg.runs, "generator": gen, "steps_fn": ns.steps_to_target}
+    grid["adam"] = ns.adam_step
+    curve_kw = {
+        "runs": cfg.eval_runs, "expected_loss": ns.nqm_expected_loss, "adam": ns.adam_step
+    }  # fmt: skip
+    picks = {0, cfg.n_batches // 2, cfg.n_batches - 1}
+    out: dict[str, Any] = {"batch_sizes": list(cfg.batch_sizes), "best_lr": [], "interior": []}
+    const_steps, sched_steps, params, curves = [], [], [], {}
+    center = lr_guess(optimizer, cfg.batch_sizes[0])
+    for i, b in enumerate(cfg.batch_sizes):
+        lr, grid_lr, grid_steps, interior = search.tune_lr(
+            problem, opt, b, center, cfg.target, cfg.max_steps, cfg.n_lrs, cfg.lr_ratio, **grid
+        )
+        center = lr * GROWTH[optimizer]
+        out["best_lr"].append(lr)
+        out["interior"].append(interior)
+        horizon = int(min(cfg.max_steps, 2 * grid_steps + 64))
+
+        def measure(lrs: Tensor, i: int = i, b: float = b) -> tuple[float, Tensor]:
+            # the same fresh noise for every measurement at this batch size, so that
+            # constant and scheduled Adam runs are compared on equal luck
+            gen_i = torch.Generator().manual_seed(cfg.seed + 1000 + i)
+            curve = search.loss_curve(problem, opt, b, lrs, generator=gen_i, **curve_kw)
+            return float(search.safe_steps(curve, cfg.target, ns.steps_to_target)), curve
+
+        # the parabola's vertex estimates the optimum best where steps vary smoothly with
+        # lr (it gives the LR slope); where they do not (momentum's oscillations at large
+        # B) the grid point can be faster, so the steps study keeps the faster of the two
+        tries = [(*measure(torch.full((horizon,), x)), x) for x in (lr, grid_lr)]
+        steps, curve, used_lr = min(tries, key=lambda t: t[0])
+        const_steps.append(steps)
+        if i in picks:
+            curves[f"{optimizer}/B={b:g}/constant"] = _thin(curve)
+        if cfg.schedules:
+            scale = steps if math.isfinite(steps) else grid_steps
+            found = schedules.tune_schedule(
+                problem, opt, b, used_lr, scale, cfg.target, cfg.max_steps, **grid
+            )
+            lrs = schedules.schedule_lrs(found["lr0"], found["start"], found["half_life"], horizon)
+            steps, curve = measure(lrs)
+            sched_steps.append(steps)
+            params.append({k: v for k, v in found.items() if k != "steps"})
+            if i in picks:
+                curves[f"{optimizer}/B={b:g}/schedule"] = _thin(curve)
+        bar.update(1)
+        bar.set_postfix(opt=optimizer, B=f"{b:g}", steps=const_steps[-1])
     k = cfg.slope_batches
-    first, last = search.local_slopes(cfg.batch_sizes, best.tolist())
-    return {
-        "batch_sizes": list(cfg.batch_sizes),
-        "best_lr": lr.tolist(),
-        "steps": best.tolist(),
-        "interior": interior.tolist(),
-        "lr_slope": search.fit_slope(cfg.batch_sizes[:k], lr[:k].tolist()),
-        "steps_slope_small": first,
-        "steps_slope_large": last,
-        "fit": search.fit_critical_batch(cfg.batch_sizes, best.tolist()),
-    }
+    out["lr_slope"] = search.fit_slope(cfg.batch_sizes[:k], out["best_lr"][:k])
+    out["constant"] = _steps_fits(cfg.batch_sizes, const_steps)
+    out["schedule"] = _steps_fits(cfg.batch_sizes, sched_steps) if cfg.schedules else None
+    if cfg.schedules:
+        out["schedule"]["params"] = params
+    out["curves"] = curves
+    return out
 
 
-def loss_curves(cfg: NQMConfig, problem: tuple, results: dict[str, Any]) -> dict[str, Any]:
-    """Exact expected loss curves of SGD and momentum at their best lr, three batch sizes."""
+def _steps_fits(batch_sizes: tuple[float, ...], steps: list[float]) -> dict[str, Any]:
+    first, last = search.local_slopes(batch_sizes, steps)
+    fit = search.fit_critical_batch(batch_sizes, steps)
+    return {"steps": steps, "slope_small": first, "slope_large": last, "fit": fit}
+
+
+def noise_scale_at_target(cfg: NQMConfig, problem: tuple, sgd: dict[str, Any]) -> tuple:
+    """(B_simple, B_noise) of SGD's iterates where its smallest-batch run reaches the target.
+
+    McCandlish et al. 2018 (sec. 2.2) predict B_crit ≈ B_noise measured during training;
+    at small batch the noise scale at the target barely depends on B, so the smallest
+    batch's run, at its tuned constant lr, stands for all. (None, None) if it never got there.
+    """
+    steps = sgd["constant"]["steps"][0]
+    if not math.isfinite(steps):
+        return None, None
     h, c, theta0 = problem
-    picks = sorted({0, cfg.n_batches // 2, cfg.n_batches - 1})
-    curves: dict[str, Any] = {}
-    for opt, beta in (("sgd", 0.0), ("momentum", 0.9)):
-        res = results[opt]
-        for i in picks:
-            steps = int(min(3 * res["steps"][i], cfg.max_steps))
-            lr = torch.tensor(res["best_lr"][i])
-            b = res["batch_sizes"][i]
-            losses, _, _ = nqm.exact_dynamics(h, c, theta0, lr, b, steps, momentum=beta)
-            curves[f"{opt}/B={b:g}"] = losses.tolist()
-    return curves
+    lr = torch.tensor(sgd["best_lr"][0])
+    _, _, second = nqm.exact_dynamics(h, c, theta0, lr, cfg.batch_sizes[0], int(steps))
+    return nqm.expected_noise_scale(h, c, second)
 
 
 def run(cfg: NQMConfig, run_dir: Path) -> Result:
     """Sweep every optimiser, fit the laws, write summary.json."""
     clock = runs.Stopwatch()
-    problem = nqm.nqm_problem(cfg.dim)
+    ns = resolve(SLUG, cfg.impl)
+    problem = nqm.nqm_problem(cfg.dim, cfg.seed)
     h, c, theta0 = problem
     results = {}
-    with runs.MetricLogger(run_dir) as logger:
+    with runs.MetricLogger(run_dir) as logger, runs.progress(3 * cfg.n_batches, "nqm") as bar:
         for i, opt in enumerate(OPTIMIZERS):
-            results[opt] = sweep_optimizer(cfg, opt, problem)
-            logger.log(i, **{f"charts/b_crit_{opt}": results[opt]["fit"]["b_crit"]})
+            results[opt] = sweep_optimizer(cfg, opt, problem, ns, bar)
+            fits = {f"charts/lr_slope_{opt}": results[opt]["lr_slope"]}
+            fits[f"charts/b_crit_constant_{opt}"] = results[opt]["constant"]["fit"]["b_crit"]
+            if cfg.schedules:
+                fits[f"charts/b_crit_schedule_{opt}"] = results[opt]["schedule"]["fit"]["b_crit"]
+            logger.log(i, **fits)
     b_simple, b_noise = nqm.noise_scale(h, c, theta0)
+    b_simple_t, b_noise_t = noise_scale_at_target(cfg, problem, results["sgd"])
     summary = {
         "optimizers": results,
+        "steps_from": "schedule" if cfg.schedules else "constant",
         "initial_loss": float(0.5 * (h * theta0**2).sum()),
         "b_simple_init": b_simple,
         "b_noise_init": b_noise,
-        "curves": loss_curves(cfg, problem, results),
+        "b_simple_target": b_simple_t,
+        "b_noise_target": b_noise_t,
         "wall_time_s": clock.elapsed,
     }
     return finish(run_dir, summary)
@@ -144,6 +222,11 @@ def run(cfg: NQMConfig, run_dir: Path) -> Result:
 
 def _opt(record: RunRecord, name: str) -> dict[str, Any]:
     return record.summary["optimizers"][name]  # type: ignore[no-any-return]
+
+
+def _study(record: RunRecord, name: str) -> dict[str, Any]:
+    """The steps-to-target study the criteria judge: tuned schedules, or constant rates."""
+    return _opt(record, name)[record.summary["steps_from"]]  # type: ignore[no-any-return]
 
 
 def _slope(name: str, lo: float, hi: float) -> Criterion:
@@ -157,19 +240,32 @@ def _slope(name: str, lo: float, hi: float) -> Criterion:
 def _scaling(record: RunRecord) -> Verdict:
     parts, ok = [], True
     for name in OPTIMIZERS:
-        r = _opt(record, name)
-        small, large = r["steps_slope_small"], r["steps_slope_large"]
+        r = _study(record, name)
+        small, large = r["slope_small"], r["slope_large"]
         ok = ok and -1.25 <= small <= -0.75 and large >= -0.35
         parts.append(f"{name}: {small:.2f} → {large:.2f}")
-    return Verdict(ok, "; ".join(parts))
+    return Verdict(ok, f"({record.summary['steps_from']}) " + "; ".join(parts))
 
 
 def _critical(record: RunRecord) -> Verdict:
-    b = {n: _opt(record, n)["fit"]["b_crit"] for n in OPTIMIZERS}
+    b = {n: _study(record, n)["fit"]["b_crit"] for n in OPTIMIZERS}
     ok = b["momentum"] > b["sgd"] and b["adam"] > b["sgd"]
     shown = ", ".join(f"{n} {v:.3g}" for n, v in b.items())
     ratios = f"(momentum/sgd {b['momentum'] / b['sgd']:.2f}, adam/sgd {b['adam'] / b['sgd']:.2f})"
     return Verdict(ok, f"B_crit: {shown} {ratios}")
+
+
+def _schedules_help(record: RunRecord) -> Verdict:
+    """A tuned schedule needs fewer steps than the best constant rate at the smallest batch."""
+    if record.summary["steps_from"] != "schedule":
+        return Verdict(False, "not measured: run with --set schedules=true")
+    parts, ok = [], True
+    for name in OPTIMIZERS:
+        r = _opt(record, name)
+        const, sched = r["constant"]["steps"][0], r["schedule"]["steps"][0]
+        ok = ok and sched < const
+        parts.append(f"{name}: {const:g} → {sched:g} ({sched / const:.2f}x)")
+    return Verdict(ok, "; ".join(parts))
 
 
 NQM = ExperimentSpec(
@@ -186,11 +282,15 @@ NQM = ExperimentSpec(
             _scaling,
         ),
         Criterion("momentum and Adam have larger critical batch sizes than SGD", _critical),
+        Criterion(
+            "a tuned schedule beats the best constant lr at the smallest batch, every optimiser",
+            _schedules_help,
+        ),
     ),
     figures=report_figures,
     sections=report_sections,
     next_steps=(
         "Lower `--set target=...`: the noise scale grows as the loss falls, so every critical "
-        "batch size grows. Compare B_crit with B_noise at initialisation in the table."
+        "batch size grows. Try `--set dim=10000` (the paper's size) or `--preset full`."
     ),
 )

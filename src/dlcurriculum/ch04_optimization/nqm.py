@@ -20,21 +20,29 @@ Optimizer = Literal["sgd", "momentum", "adam"]
 Stop = Callable[[Tensor], bool]
 """Called every CHECK_EVERY steps with the loss curves so far; True ends the run early."""
 CHECK_EVERY = 64
+Schedule = Tensor | Callable[[int], Tensor]
+"""Learning-rate multiplier per step: a tensor [steps] shared by every setting, or a
+function of the step t (0-based) giving one multiplier per setting, broadcastable to S."""
 
 
-def nqm_problem(d: int, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor, Tensor]:
-    """The default testbed: h_i = c_i = 1/i, started at θ_0 = 1 in every coordinate.
+def nqm_problem(
+    d: int, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The default testbed: h_i = c_i = 1/i, started at θ_0 ~ N(0, I) drawn with `seed`.
 
     Ref: Zhang et al. 2019, sec. 3.1 (H = C = diag(1/i)).
 
-    Caveat: Adam's first step is close to sign descent (lr sign(g)), so from θ_0 = 1 a
-    large-batch Adam run with lr near 1 lands next to the minimum in a step or two.
+    Why random: from θ_0 = 1 in every coordinate, Adam's first, nearly sign-descent step
+    (lr sign(g)) moves every coordinate by the same amount towards the minimum, so at
+    large batch it reaches the target in one or two steps and its steps-vs-batch curve
+    never flattens. Coordinates of mixed sizes and signs remove that coincidence.
 
     Returns:
         (h, c, theta0), each of shape [d].
     """
     h = 1.0 / torch.arange(1, d + 1, dtype=dtype)
-    return h, h.clone(), torch.ones(d, dtype=dtype)
+    gen = torch.Generator().manual_seed(seed)
+    return h, h.clone(), torch.randn(d, generator=gen, dtype=dtype)
 
 
 def noise_scale(h: Tensor, c: Tensor, theta: Tensor) -> tuple[float, float]:
@@ -44,6 +52,22 @@ def noise_scale(h: Tensor, c: Tensor, theta: Tensor) -> tuple[float, float]:
     """
     g = h * theta
     return float(c.sum() / (g * g).sum()), float((h * c).sum() / (g * h * g).sum())
+
+
+def expected_noise_scale(h: Tensor, c: Tensor, second_moment: Tensor) -> tuple[float, float]:
+    """(B_simple, B_noise) of a random iterate: tr(C)/E|g|² and tr(HC)/E[gᵀHg], g = Hθ.
+
+    Along a noisy run the iterate is a distribution, not a point: near the target at small
+    batch its spread, not its mean, makes up most of the gradient. With E[θ_i²] given,
+    E|g|² = Σ h_i² E[θ_i²] and E[gᵀHg] = Σ h_i³ E[θ_i²]; for a point (E[θ²] = θ²) this
+    is `noise_scale`.
+
+    Args:
+        second_moment: E[θ²] per coordinate, shape [..., d] (e.g. from `exact_dynamics`).
+    """
+    g2 = (h * h * second_moment).sum(-1)
+    ghg = (h**3 * second_moment).sum(-1)
+    return float(c.sum() / g2), float((h * c).sum() / ghg)
 
 
 def nqm_expected_loss(
@@ -79,6 +103,15 @@ def nqm_expected_loss(
     # END SOLUTION
 
 
+def _multiplier(schedule: Schedule | None, t: int, trailing: int) -> Tensor | float:
+    """The schedule's multiplier at step t, with `trailing` axes added for runs and d."""
+    if schedule is None:
+        return 1.0
+    if isinstance(schedule, Tensor):
+        return schedule[t]
+    return torch.as_tensor(schedule(t))[(...,) + (None,) * trailing]
+
+
 def _shapes(lr: Tensor, batch_size: Tensor | float, h: Tensor) -> tuple[Tensor, Tensor]:
     """Step size per coordinate and noise variance per coordinate, [*settings, d] each."""
     lr = torch.as_tensor(lr, dtype=h.dtype)
@@ -96,7 +129,7 @@ def exact_dynamics(
     steps: int,
     momentum: float = 0.0,
     precond_power: float = 0.0,
-    schedule: Tensor | None = None,
+    schedule: Schedule | None = None,
     stop: Stop | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Exact mean and second moment of heavy-ball SGD preconditioned by P = H^-p.
@@ -114,7 +147,7 @@ def exact_dynamics(
         steps: maximum number of steps.
         momentum: heavy-ball β.
         precond_power: p in P = H^-p (0: plain SGD, 1: Newton-like).
-        schedule: optional multiplier of lr at each step, shape [steps].
+        schedule: optional multiplier of lr at each step (see `Schedule`).
         stop: optional early stop, called with the loss curves so far.
 
     Returns:
@@ -132,15 +165,18 @@ def exact_dynamics(
     losses[..., 0] = 0.5 * (h * tt).sum(-1)
     t = -1
     for t in range(steps):
-        a = a0 if schedule is None else a0 * schedule[t]
+        a = a0 * _multiplier(schedule, t, 1)
         a11, a21 = 1 - a * h, -a * h
         q = a * a * noise  # the noise enters θ and v through the same -a ε
-        mt, mv = a11 * mt + beta * mv, a21 * mt + beta * mv
-        tt, tv, vv = (
-            a11 * a11 * tt + 2 * a11 * beta * tv + beta * beta * vv + q,
-            a11 * a21 * tt + (a11 * beta + beta * a21) * tv + beta * beta * vv + q,
-            a21 * a21 * tt + 2 * a21 * beta * tv + beta * beta * vv + q,
-        )
+        if beta == 0:  # plain SGD: v is just the last step, so θ's moments suffice
+            mt, tt = a11 * mt, a11 * a11 * tt + q
+        else:
+            mt, mv = a11 * mt + beta * mv, a21 * mt + beta * mv
+            tt, tv, vv = (
+                a11 * a11 * tt + 2 * a11 * beta * tv + beta * beta * vv + q,
+                a11 * a21 * tt + (a11 * beta + beta * a21) * tv + beta * beta * vv + q,
+                a21 * a21 * tt + 2 * a21 * beta * tv + beta * beta * vv + q,
+            )
         losses[..., t + 1] = 0.5 * (h * tt).sum(-1)
         if stop is not None and (t + 1) % CHECK_EVERY == 0 and stop(losses[..., : t + 2]):
             break
@@ -161,7 +197,10 @@ def simulate(
     precond_power: float = 0.0,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
+    schedule: Schedule | None = None,
     stop: Stop | None = None,
+    adam: Callable[..., tuple[Tensor, Tensor, Tensor]] | None = None,
+    common_noise: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Run `runs` independent noisy trajectories per setting, all in one tensor.
 
@@ -178,7 +217,13 @@ def simulate(
         generator: source of the gradient noise.
         precond_power: p in P = H^-p for sgd and momentum.
         betas, eps: Adam's hyperparameters.
+        schedule: optional multiplier of lr at each step (see `Schedule`).
         stop: optional early stop, called with the run-averaged loss curves so far.
+        adam: the Adam update to use (default `adam_step`; the learner's in `--impl` runs).
+        common_noise: give every setting the same noise draws (run r of one setting sees
+            the standard normals of run r of every other). Each setting's statistics are
+            unchanged, but differences between settings (which lr is best) are far less
+            noisy: the common-random-numbers trick.
 
     Returns:
         (losses [*S, runs, T + 1], final θ [*S, runs, d]).
@@ -189,16 +234,19 @@ def simulate(
     theta = theta0.expand(*lr_b.shape[:-1], runs, h.shape[0]).clone()
     m, v = torch.zeros_like(theta), torch.zeros_like(theta)
     beta = momentum if optimizer == "momentum" else 0.0
+    adam = adam or adam_step
     losses = torch.empty(*theta.shape[:-1], steps + 1, dtype=theta.dtype)
     losses[..., 0] = 0.5 * (h * theta**2).sum(-1)
     t = 0
     for t in range(1, steps + 1):
-        z = torch.randn(theta.shape, generator=generator, dtype=theta.dtype)
+        shape = theta.shape[-2:] if common_noise else theta.shape
+        z = torch.randn(shape, generator=generator, dtype=theta.dtype)
         g = h * theta + std * z
+        k = _multiplier(schedule, t - 1, 2)
         if optimizer == "adam":
-            theta, m, v = adam_step(theta, g, m, v, t, lr_b[..., None, :], betas, eps)
+            theta, m, v = adam(theta, g, m, v, t, lr_b[..., None, :] * k, betas, eps)
         else:
-            m = beta * m - a * g  # m holds the velocity v of the heavy-ball recursion
+            m = beta * m - a * k * g  # m holds the velocity v of the heavy-ball recursion
             theta = theta + m
         losses[..., t] = 0.5 * (h * theta**2).sum(-1)
         if stop is not None and t % CHECK_EVERY == 0 and stop(losses[..., : t + 1].mean(-2)):

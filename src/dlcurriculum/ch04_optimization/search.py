@@ -10,6 +10,7 @@ Ref: Zhang et al. 2019, sec. 4.1 and fig. 3-5; McCandlish et al. 2018, eq. 2.11 
 """
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,10 @@ from torch import Tensor
 from dlcurriculum.ch04_optimization import nqm
 from dlcurriculum.ch04_optimization.nqm import Optimizer
 
-DIVERGED = 1e6
-"""A loss this many times the initial loss counts as diverged."""
+DIVERGED = 2.0
+"""A run whose loss ever exceeds this many times its initial loss has failed, even if it
+comes back later: on a quadratic a decaying schedule can undo any blow-up (a rate swept
+down through 1/h_i annihilates coordinate i), but in a network such a spike is a NaN."""
 
 
 def steps_to_target(losses: Tensor, target: float) -> Tensor:
@@ -44,7 +47,24 @@ def steps_to_target(losses: Tensor, target: float) -> Tensor:
     # END SOLUTION
 
 
-def _stop_when_bracketed(target: float, limit: float) -> nqm.Stop:
+StepsFn = Callable[[Tensor, float], Tensor]
+AdamFn = Callable[..., tuple[Tensor, Tensor, Tensor]]
+
+
+def safe_steps(curves: Tensor, target: float, steps_fn: StepsFn = steps_to_target) -> Tensor:
+    """Steps to target, inf where the loss first passed DIVERGED x its initial value.
+
+    Args:
+        curves: loss curves [..., T + 1] (index 0: the initial loss).
+        steps_fn: the steps-to-target function (the learner's in `--impl` runs).
+    """
+    steps = steps_fn(curves, target)
+    excess = curves.nan_to_num(math.inf) / (DIVERGED * curves[..., :1])
+    blew_up = steps_fn(-excess, -1.0)  # the first step with loss >= DIVERGED x initial
+    return torch.where(blew_up < steps, torch.full_like(steps, math.inf), steps)
+
+
+def _stop_when_bracketed(target: float, steps_fn: StepsFn) -> nqm.Stop:
     """Stop once every row's best learning rate and its neighbours are settled.
 
     A neighbour is settled when it has reached the target or diverged, so the parabola
@@ -54,16 +74,27 @@ def _stop_when_bracketed(target: float, limit: float) -> nqm.Stop:
     """
 
     def stop(curves: Tensor) -> bool:
-        steps = steps_to_target(curves, target)  # [nb, L]
+        steps = safe_steps(curves, target, steps_fn)  # [nb, L]
         fastest = steps.min(-1).values  # [nb]
         if not fastest.isfinite().all():
             return False
-        done = steps.isfinite() | (curves.nan_to_num(math.inf) > limit).any(-1)
+        blown = curves.nan_to_num(math.inf) >= DIVERGED * curves[..., :1]
+        done = steps.isfinite() | blown.any(-1)
         best = steps.argmin(-1, keepdim=True)
         idx = torch.cat([best - 1, best + 1], -1).clamp(0, steps.shape[-1] - 1)
         bracketed = done.gather(-1, idx).all(-1)
         given_up = curves.shape[-1] > 3 * fastest + 1
         return bool((bracketed | given_up).all())
+
+    return stop
+
+
+def _stop_when_any_reached(target: float, steps_fn: StepsFn) -> nqm.Stop:
+    """Stop once every row has one setting at the target: the fewest steps are then known."""
+
+    def stop(curves: Tensor) -> bool:
+        steps = safe_steps(curves, target, steps_fn)
+        return bool(steps.min(-1).values.isfinite().all())
 
     return stop
 
@@ -78,11 +109,16 @@ def steps_grid(
     runs: int = 8,
     generator: torch.Generator | None = None,
     momentum: float = 0.9,
+    schedule: nqm.Schedule | None = None,
+    fewest_only: bool = False,
+    steps_fn: StepsFn = steps_to_target,
+    adam: AdamFn | None = None,
 ) -> Tensor:
-    """Steps to target for every (batch size, learning rate), shape [nb, L].
+    """Steps to target for every (batch size, learning rate), shape [nb, L] (`safe_steps`).
 
     SGD and heavy-ball momentum use the exact expected loss; Adam the mean of `runs`
-    simulated trajectories (in float32: the mean over runs and coordinates is what counts).
+    simulated trajectories (in float32: the mean over runs and coordinates is what counts),
+    with the same noise for every setting so that their comparison is not a lottery.
 
     Args:
         problem: (h, c, theta0) from `nqm.nqm_problem`.
@@ -91,24 +127,32 @@ def steps_grid(
         lrs: learning rates per batch size, shape [nb, L].
         target: the loss to reach.
         max_steps: give up (inf) after this many steps.
+        schedule: lr multiplier per step, one per setting (see `nqm.Schedule`).
+        fewest_only: stop as soon as each row's fastest setting is known (the others
+            stay inf); otherwise run until the best lr's neighbours are settled too.
+        steps_fn, adam: the steps-to-target and Adam-step functions (the learner's in
+            `--impl` runs).
     """
     h, c, theta0 = problem
-    limit = DIVERGED * float(0.5 * (h * theta0**2).sum())
-    stop = _stop_when_bracketed(target, limit)
+    if fewest_only:
+        stop = _stop_when_any_reached(target, steps_fn)
+    else:
+        stop = _stop_when_bracketed(target, steps_fn)
     batch = batch_sizes[:, None].to(h.dtype)
     if optimizer == "adam":
         h32, c32, t32 = (x.float() for x in problem)
         losses, _ = nqm.simulate(
             h32, c32, t32, lrs.float(), batch.float(), max_steps, "adam", runs=runs,
-            generator=generator, stop=stop,
+            generator=generator, schedule=schedule, stop=stop, adam=adam, common_noise=True,
         )  # fmt: skip
         losses = losses.double().mean(-2)
     else:
         beta = momentum if optimizer == "momentum" else 0.0
         losses, _, _ = nqm.exact_dynamics(
-            h, c, theta0, lrs.to(h.dtype), batch, max_steps, momentum=beta, stop=stop
-        )
-    return steps_to_target(losses, target)
+            h, c, theta0, lrs.to(h.dtype), batch, max_steps, momentum=beta,
+            schedule=schedule, stop=stop,
+        )  # fmt: skip
+    return safe_steps(losses, target, steps_fn)
 
 
 def best_lr(lrs: Tensor, steps: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -139,6 +183,74 @@ def lr_candidates(center: Tensor, n: int, ratio: float) -> Tensor:
     """n learning rates per row, geometric with the given ratio, centred on `center` [nb]."""
     offsets = (torch.arange(n, dtype=torch.float64) - (n - 1) / 2) * math.log(ratio)
     return (center.double().log()[:, None] + offsets).exp()
+
+
+def tune_lr(
+    problem: tuple[Tensor, Tensor, Tensor],
+    optimizer: Optimizer,
+    batch: float,
+    center: float,
+    target: float,
+    max_steps: int,
+    n_lrs: int = 9,
+    ratio: float = 2**0.5,
+    retries: int = 3,
+    **grid: Any,
+) -> tuple[float, float, float, bool]:
+    """Best constant lr for one batch size, moving the grid while its best point is an edge.
+
+    Each retry recentres the grid on the edge point, so the optimum ends up interior
+    wherever the first guess was off by less than ratio^(retries (n_lrs - 1) / 2).
+
+    Args:
+        grid: passed to `steps_grid` (runs, generator, steps_fn, adam, ...).
+
+    Returns:
+        (refined best lr, best grid lr, steps at the best grid lr, whether it is interior).
+    """
+    for _ in range(retries + 1):
+        lrs = lr_candidates(torch.tensor([center]), n_lrs, ratio)
+        steps = steps_grid(
+            problem, optimizer, torch.tensor([batch]), lrs, target, max_steps, **grid
+        )
+        lr, best, interior = best_lr(lrs, steps)
+        if bool(interior[0]) or not steps.isfinite().any():
+            break
+        center = float(lrs[0, int(steps[0].argmin())])
+    grid_lr = float(lrs[0, int(steps[0].argmin())])
+    return float(lr[0]), grid_lr, float(best[0]), bool(interior[0])
+
+
+def loss_curve(
+    problem: tuple[Tensor, Tensor, Tensor],
+    optimizer: Optimizer,
+    batch: float,
+    lrs: Tensor,
+    runs: int = 8,
+    generator: torch.Generator | None = None,
+    momentum: float = 0.9,
+    expected_loss: Callable[..., Tensor] = nqm.nqm_expected_loss,
+    adam: AdamFn | None = None,
+) -> Tensor:
+    """Expected loss after each step of one schedule `lrs` [steps], shape [steps + 1].
+
+    Exact for SGD (through `expected_loss`, the exercise's recursion) and momentum; the
+    mean of `runs` simulated trajectories for Adam.
+    """
+    h, c, theta0 = problem
+    if optimizer == "sgd":
+        return torch.as_tensor(expected_loss(h, c, theta0, lrs.double(), batch)).double()
+    one = torch.tensor(1.0, dtype=h.dtype)
+    if optimizer == "momentum":
+        losses, _, _ = nqm.exact_dynamics(
+            h, c, theta0, one, batch, len(lrs), momentum=momentum, schedule=lrs.to(h.dtype)
+        )
+        return losses
+    sim, _ = nqm.simulate(
+        h, c, theta0, one, batch, len(lrs), "adam", runs=runs, generator=generator,
+        schedule=lrs.to(h.dtype), adam=adam,
+    )  # fmt: skip
+    return sim.mean(-2)
 
 
 def fit_slope(x: Any, y: Any) -> float:
