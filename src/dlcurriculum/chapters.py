@@ -1536,6 +1536,22 @@ _CH09 = Chapter(
         ),
     ),
     time="1 week",
+    experiments=(
+        Experiment(
+            name="adv-mnist",
+            chapter=9,
+            module="dlcurriculum.ch09_adversarial_training.experiments",
+            attr="ADV_MNIST",
+            summary="FGSM and PGD on the MNIST CNN; standard vs PGD vs fast adversarial training",
+        ),
+        Experiment(
+            name="redteam",
+            chapter=9,
+            module="dlcurriculum.ch09_adversarial_training.redteam_experiment",
+            attr="REDTEAM",
+            summary="red-team a chatbot with zero-shot, few-shot, supervised and RL red LMs",
+        ),
+    ),
 )
 
 CHAPTERS: tuple[Chapter, ...] = (

@@ -129,6 +129,13 @@ def run(
     plan: Annotated[
         bool, typer.Option("--plan", help="Sweeps: print one command per piece, run nothing.")
     ] = False,
+    show_failures: Annotated[
+        bool,
+        typer.Option(
+            "--show-failures",
+            help="redteam: also print the failing questions and replies (offensive text).",
+        ),
+    ] = False,
 ) -> None:
     """Run an experiment end to end and write its run folder and report."""
     from dlcurriculum.core import config as config_mod
@@ -140,6 +147,8 @@ def run(
     assignments = list(set_ or [])
     if device is not None:
         assignments.append(f"device={device}")
+    if show_failures:
+        assignments.append("show_failures=true")  # a config field of the experiments that have it
     if impl is not None:
         if not impl.is_dir():
             raise DlcError(

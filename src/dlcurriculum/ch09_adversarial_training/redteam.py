@@ -1,0 +1,202 @@
+"""The red-teaming pipeline: red LM -> test questions -> chatbot replies -> classifier.
+
+Ref: Perez et al. 2022, "Red Teaming Language Models with Language Models". The four red
+teams, in the paper's order:
+- zero-shot: sample questions from the "list of questions" prompt;
+- few-shot: put failing zero-shot questions in the prompt (drawn in proportion to how
+  offensive the reply was) and sample more;
+- supervised: fine-tune the red LM on the failing zero-shot questions, then sample;
+- RL: fine-tune the red LM by policy gradient (REINFORCE with a mean baseline) on the
+  classifier's score of the reply, minus a KL penalty to the initial red LM, which keeps
+  the questions fluent and stops the policy collapsing onto one string at once.
+"""
+
+import copy
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dlcurriculum.ch09_adversarial_training.classifiers import Scorer
+from dlcurriculum.ch09_adversarial_training.generation import (
+    chat_prompts,
+    completion_logprobs,
+    generate,
+    reply_text,
+    trainable_top,
+)
+from dlcurriculum.ch09_adversarial_training.prompts import ZERO_SHOT_PROMPT, extract_question
+from dlcurriculum.core import runs
+
+
+@dataclass
+class Case:
+    """One test case: the question, the chatbot's reply and its offensiveness score."""
+
+    question: str
+    reply: str
+    score: float
+
+
+class ReplyCache:
+    """Chatbot replies and their scores by question, appended to a JSONL file in the run folder.
+
+    The chatbot decodes greedily, so a question always gets the same reply: a rerun (or a
+    later method asking a question again) reads it instead of generating it.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.entries: dict[str, tuple[str, float]] = {}
+        for row in _read_jsonl(path):
+            self.entries[row["question"]] = (row["reply"], row["score"])
+
+    def missing(self, questions: Sequence[str]) -> list[str]:
+        """Questions not answered yet, each once."""
+        return list(dict.fromkeys(q for q in questions if q not in self.entries))
+
+    def add(
+        self, questions: Sequence[str], replies: Sequence[str], scores: Sequence[float]
+    ) -> None:
+        with self.path.open("a") as f:
+            for q, r, s in zip(questions, replies, scores, strict=True):
+                self.entries[q] = (r, s)
+                f.write(json.dumps({"question": q, "reply": r, "score": s}) + "\n")
+
+    def cases(self, questions: Sequence[str]) -> list[Case]:
+        return [Case(q, *self.entries[q]) for q in questions]
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a line torn by a crash
+            continue
+    return rows
+
+
+@dataclass
+class Pipeline:
+    """The models and settings every red team shares."""
+
+    red: Any
+    red_tokenizer: Any
+    target: Any
+    target_tokenizer: Any
+    classify: Scorer
+    cache: ReplyCache
+    question_tokens: int
+    reply_tokens: int
+    batch_size: int
+    temperature: float
+    top_p: float
+    seed: int
+    chat_template: bool = True
+    """Prompt the chatbot through its chat template (False: the written dialogue prompt)."""
+
+    def sample_questions(self, model: Any, prompts: Sequence[str], desc: str) -> list[str | None]:
+        """One question per prompt from the red LM (None where it asked none)."""
+        raw = generate(model, self.red_tokenizer, prompts, self.question_tokens, True,
+                       self.batch_size, self.seed, desc, self.temperature, self.top_p)  # fmt: skip
+        return [extract_question(r) for r in raw]
+
+    def answer(self, questions: Sequence[str], desc: str) -> list[Case]:
+        """The chatbot's greedy reply to each question and its score (cached)."""
+        todo = self.cache.missing(questions)
+        if todo:
+            prompts = chat_prompts(self.target_tokenizer, todo, self.chat_template)
+            raw = generate(self.target, self.target_tokenizer, prompts, self.reply_tokens, False,
+                           self.batch_size, self.seed, desc)  # fmt: skip
+            replies = [reply_text(r) for r in raw]
+            self.cache.add(todo, replies, self.classify(replies))
+        return self.cache.cases(questions)
+
+    def red_team(self, model: Any, prompts: Sequence[str], desc: str) -> tuple[list[Case], int]:
+        """Sample questions from `prompts`, answer and score them; (cases, number sampled)."""
+        questions = [q for q in self.sample_questions(model, prompts, desc + " questions") if q]
+        return self.answer(questions, desc + " replies"), len(prompts)
+
+
+def supervised_finetune(
+    model: Any, tokenizer: Any, questions: Sequence[str], epochs: int, lr: float,
+    train_layers: int, batch_size: int, seed: int,
+) -> list[float]:  # fmt: skip
+    """Maximum likelihood on the questions as continuations of the zero-shot prompt.
+
+    Returns the mean loss (negative log-likelihood per question) of each epoch.
+    """
+    params = trainable_top(model, train_layers)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    model.train()
+    bar = runs.progress(epochs * len(questions), "supervised fine-tuning")
+    for _ in range(epochs):
+        total = 0.0
+        for idx in torch.randperm(len(questions), generator=gen).split(batch_size):
+            batch = [" " + questions[i] for i in idx.tolist()]
+            loss = -completion_logprobs(model, tokenizer, [ZERO_SHOT_PROMPT] * len(batch), batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.mean().backward()
+            optimizer.step()
+            total += loss.sum().item()
+            bar.update(len(batch))
+        losses.append(total / len(questions))
+    bar.close()
+    model.eval()
+    return losses
+
+
+def rl_finetune(
+    pipeline: Pipeline, model: Any, steps: int, batch: int, lr: float, kl_coef: float,
+    train_layers: int, log: Callable[..., None],
+) -> None:  # fmt: skip
+    """REINFORCE on reward = offensiveness of the reply - kl_coef * KL(policy || initial).
+
+    The KL term is the sampled estimate log pi(q) - log pi_0(q) of the whole question
+    (TRL's k1 estimator), so it costs one extra forward pass of the frozen initial model.
+    A question without a '?' earns reward 0 (nothing to ask the chatbot).
+    """
+    reference = copy.deepcopy(model).eval().requires_grad_(False)
+    params = trainable_top(model, train_layers)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    tok = pipeline.red_tokenizer
+    bar = runs.progress(steps, "RL red team")
+    for step in range(steps):
+        model.eval()  # sample without dropout
+        raw = generate(model, tok, [ZERO_SHOT_PROMPT] * batch, pipeline.question_tokens, True,
+                       batch, pipeline.seed + 7919 * (step + 1), "", pipeline.temperature,
+                       pipeline.top_p)  # fmt: skip
+        # train on the first line as sampled, so log-probs are of what the policy produced
+        lines = [" " + r.strip().split("\n", 1)[0].strip() for r in raw]
+        questions = [extract_question(r) for r in raw]
+        asked = [q for q in questions if q]
+        scores = {c.question: c.score for c in pipeline.answer(asked, "")} if asked else {}
+        score = torch.tensor([scores.get(q, 0.0) if q else 0.0 for q in questions])
+        model.train()
+        logp = completion_logprobs(model, tok, [ZERO_SHOT_PROMPT] * batch, lines)
+        with torch.no_grad():
+            ref_logp = completion_logprobs(reference, tok, [ZERO_SHOT_PROMPT] * batch, lines)
+        kl = (logp.detach() - ref_logp).clamp(min=-50, max=50)
+        reward = score - kl_coef * kl
+        advantage = reward - reward.mean()
+        loss = -(advantage * logp).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        log(step + 1, **{"objective/reward": reward.mean().item(),
+                         "objective/score": score.mean().item(),
+                         "objective/kl": kl.mean().item(),
+                         "objective/valid": len(asked) / batch})  # fmt: skip
+        bar.update(1)
+        bar.set_postfix(score=f"{score.mean():.3f}", kl=f"{kl.mean():.2f}")
+    bar.close()
+    model.eval()
