@@ -1409,6 +1409,30 @@ _CH08 = Chapter(
         ),
     ),
     time="1-2 weeks",
+    experiments=(
+        Experiment(
+            name="interp-mnist",
+            chapter=8,
+            module="dlcurriculum.ch08_interpretability.experiments",
+            attr="INTERP_MNIST",
+            summary="attribution (vs Captum), faithfulness, feature visualisation and a case "
+            "study of the prerequisite's MNIST CNN",
+        ),
+        Experiment(
+            name="induction-heads",
+            chapter=8,
+            module="dlcurriculum.ch08_interpretability.experiments",
+            attr="INDUCTION",
+            summary="induction heads in a 2-layer attention-only Shakespeare model, with ablations",
+        ),
+        Experiment(
+            name="induction-lm",
+            chapter=8,
+            module="dlcurriculum.ch08_interpretability.experiments",
+            attr="INDUCTION_LM",
+            summary="top induction heads of a pretrained LM (SmolLM2 offline; --set model=gpt2)",
+        ),
+    ),
 )
 
 _CH09 = Chapter(

