@@ -35,8 +35,8 @@ def test_list_and_show(tmp_path: Path) -> None:
     page = dlc("show", "0", cwd=tmp_path)
     assert page.returncode == 0
     assert "dlc run mnist" in page.stdout and "Readings" in page.stdout
-    planned = dlc("show", "9", cwd=tmp_path)
-    assert "No experiment is available for this chapter yet" in planned.stdout
+    last = dlc("show", "9", cwd=tmp_path)
+    assert "dlc run adv-mnist" in last.stdout and "dlc run redteam" in last.stdout
 
 
 @pytest.mark.parametrize(
@@ -147,8 +147,9 @@ def test_no_data_and_no_network_is_a_clear_error(tmp_path: Path) -> None:
     assert not list((tmp_path / "runs").glob("mnist/*")), "the failed run left its folder"
 
 
-# `mnist` is run by the tests above and `ppo-procgen` by chapter 6's (it needs the procgen extra)
-OTHER_EXPERIMENTS = sorted(set(catalog.experiments()) - {"mnist", "ppo-procgen"})
+# `mnist` is run by the tests above, `ppo-procgen` by chapter 6's (it needs the procgen extra)
+# and `rlhf` below (it starts from a chapter-1 run)
+OTHER_EXPERIMENTS = sorted(set(catalog.experiments()) - {"mnist", "ppo-procgen", "rlhf"})
 
 
 @pytest.mark.parametrize("experiment", OTHER_EXPERIMENTS)
@@ -159,3 +160,14 @@ def test_every_experiment_runs_from_the_command_line(tmp_path: Path, experiment:
     assert "Report:" in result.stdout and ("PASS" in result.stdout or "FAIL" in result.stdout)
     [run_dir] = (tmp_path / "runs" / experiment).iterdir()
     assert (run_dir / "report.md").exists() and (run_dir / "criteria.json").exists()
+
+
+def test_rlhf_starts_from_a_chapter_1_run_as_the_page_says(tmp_path: Path) -> None:
+    missing = dlc("run", "rlhf", "--preset", "smoke", cwd=tmp_path)
+    assert missing.returncode == 2 and "dlc run shakespeare" in missing.stderr
+    assert dlc("run", "shakespeare", "--preset", "smoke", cwd=tmp_path).returncode == 0
+    [policy] = (tmp_path / "runs" / "shakespeare").iterdir()
+    result = dlc("run", "rlhf", "--preset", "smoke", "--set", f"policy_run={policy}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [run_dir] = (tmp_path / "runs" / "rlhf").iterdir()
+    assert (run_dir / "report.md").exists() and (run_dir / "labels.sqlite").exists()

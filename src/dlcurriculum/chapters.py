@@ -1238,6 +1238,16 @@ _CH07 = Chapter(
         ),
     ),
     time="1-2 weeks",
+    experiments=(
+        Experiment(
+            name="rlhf",
+            chapter=7,
+            module="dlcurriculum.ch07_alignment.experiments",
+            attr="RLHF",
+            summary="RLHF of the chapter-1 Shakespeare model: labels (synthetic or yours), a "
+            "reward model, PPO to 10 nats, an independent judge (--set policy_run=RUN)",
+        ),
+    ),
 )
 
 _CH08 = Chapter(

@@ -113,6 +113,13 @@ def start(slug: str, workspace: Path) -> list[tuple[Path, bool]]:
         skeleton = sibling.sub(r"\1from .\2 import", make_skeleton(ref.read_text(), str(ref)))
         target.write_text(skeleton)
         results.append((target, True))
+    # written exercises (e.g. chapter 7's ELK proposal) ship as <name>_template.md
+    for template in sorted(reference_path(slug, modules[0]).parent.glob("*_template.md")):
+        target = folder / template.name.replace("_template", "")
+        written = not target.exists()
+        if written:
+            target.write_text(template.read_text())
+        results.append((target, written))
     return results
 
 

@@ -1,0 +1,144 @@
+"""The rlhf report's figures and tables, drawn from the run folder alone."""
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from dlcurriculum.core.report import RunRecord, markdown_table, pyplot, save_figure
+
+
+def line_fit(x: Sequence[int | float], y: Sequence[int | float]) -> tuple[float, float, float]:
+    """Least-squares line y = a x + b and its R^2 (nan with fewer than 3 points)."""
+    n = len(x)
+    if n < 3:
+        return float("nan"), float("nan"), float("nan")
+    mx, my = sum(x) / n, sum(y) / n
+    sxx = sum((xi - mx) ** 2 for xi in x)
+    sxy = sum((xi - mx) * (yi - my) for xi, yi in zip(x, y, strict=True))
+    syy = sum((yi - my) ** 2 for yi in y)
+    a = sxy / sxx if sxx else 0.0
+    b = my - a * mx
+    r2 = (
+        1.0 - sum((yi - a * xi - b) ** 2 for xi, yi in zip(x, y, strict=True)) / syy if syy else 0.0
+    )
+    return a, b, r2
+
+
+def line_r2(x: Sequence[int | float], y: Sequence[int | float]) -> float:
+    """R^2 of the least-squares line through (x, y)."""
+    return line_fit(x, y)[2]
+
+
+def draw(record: RunRecord) -> list[Path]:
+    """sqrt(KL) vs step, reward vs KL, clip fraction, reliability, judge per milestone."""
+    plt = pyplot()
+    out = record.run_dir / "figures"
+    paths = []
+    steps, sqrt_kl = record.series("objective/sqrt_kl")
+    a, b, r2 = line_fit(steps, sqrt_kl)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(steps, sqrt_kl, "o-", ms=3, label="measured")
+    if steps and a == a:
+        ax.plot(steps, [a * s + b for s in steps], "--", label=f"line fit, R$^2$={r2:.3f}")
+    ax.set(
+        xlabel="PPO iteration",
+        ylabel="sqrt(KL) [sqrt(nats)]",
+        title="Distance from the original model",
+    )
+    ax.legend()
+    paths.append(save_figure(fig, out / "sqrt_kl.png"))
+
+    _, kl = record.series("objective/kl")
+    _, reward = record.series("objective/reward")
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(kl, reward, "o-", ms=3)
+    ax.set(
+        xlabel="KL(current || original) per completion [nats]",
+        ylabel="mean reward (log P)",
+        title="Reward model's reward vs KL",
+    )
+    paths.append(save_figure(fig, out / "reward_vs_kl.png"))
+
+    cs, clip = record.series("policy/clipfrac")
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(cs, [100 * c for c in clip], "o-", ms=3)
+    ax.axhspan(1, 20, color="green", alpha=0.1, label="healthy 1-20%")
+    ax.set(xlabel="PPO iteration", ylabel="ratios clipped [%]", title="Clip fraction")
+    ax.legend()
+    paths.append(save_figure(fig, out / "clipfrac.png"))
+
+    rm_path = record.run_dir / "reward_model.json"
+    if rm_path.exists():
+        rel = json.loads(rm_path.read_text())["reliability"]
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.plot([0, 1], [0, 1], "k:", label="perfect calibration")
+        ax.scatter(
+            rel["mean_p"],
+            rel["frac_positive"],
+            s=[8 + c for c in rel["count"]],
+            label="bins (size = count)",
+        )
+        ax.plot(rel["mean_p"], rel["frac_positive"], "-")
+        ax.set(
+            xlabel="predicted P(positive)",
+            ylabel="observed share positive",
+            title="Reward model reliability (held out)",
+            xlim=(0, 1),
+            ylim=(0, 1),
+        )
+        ax.legend(loc="upper left")
+        paths.append(save_figure(fig, out / "reliability.png"))
+
+    table = record.summary.get("milestones", [])
+    if table:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        kls = [m["kl"] for m in table]
+        for key, label in (
+            ("judge", "lexicon judge"),
+            ("vader", "VADER (trained the RM)"),
+            ("rm_p_target", "reward model P"),
+        ):
+            ax.plot(kls, [m[key] for m in table], "o-", label=label)
+        ax.set(
+            xlabel="KL at milestone [nats]",
+            ylabel="share / probability of target sentiment",
+            title="Who sees the sentiment rise",
+        )
+        ax.legend()
+        paths.append(save_figure(fig, out / "judges.png"))
+    return paths
+
+
+def sections(record: RunRecord) -> list[tuple[str, str]]:
+    """Label counts, the judge table, and samples at every KL milestone."""
+    s = record.summary
+    cfg = record.config
+    src = cfg.get("labels") or "synthetic: VADER lexicon, a stand-in for human labelers"
+    counts = s.get("label_counts", {})
+    labels = (
+        f"Labels from: **{src}**. Counts: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
+        + f". Target sentiment: **{'negative' if cfg.get('negative') else 'positive'}**."
+    )
+    rows = [
+        (
+            f"{m['target']:g}",
+            f"{m['kl']:.2f}",
+            m["iteration"],
+            f"{100 * m['judge']:.0f}%",
+            f"{100 * m['vader']:.0f}%",
+            f"{m['rm_p_target']:.2f}",
+        )
+        for m in s.get("milestones", [])
+    ]
+    table = markdown_table(["milestone", "KL", "iteration", "judge", "VADER", "RM P(target)"], rows)
+    samples = []
+    for m in s.get("milestones", []):
+        samples.append(f"**KL {m['kl']:.2f}** (milestone {m['target']:g}):\n")
+        samples += [f"- `{t.strip()!r}`" for t in m["samples"]]
+        samples.append("")
+    return [
+        ("Labels", labels),
+        ("Judges per KL milestone", table),
+        ("Samples per KL milestone", "\n".join(samples)),
+    ]

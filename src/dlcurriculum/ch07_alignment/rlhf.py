@@ -1,0 +1,301 @@
+"""PPO against the reward model, without a value function, with the exact KL measured.
+
+Ref: Schulman et al. 2017, "Proximal Policy Optimization Algorithms", eq. 7; Ziegler et al.
+2019, "Fine-Tuning Language Models from Human Preferences"; Gao, Schulman and Hilton 2022,
+"Scaling Laws for Reward Model Overoptimization" (sqrt(KL) as the distance from the start).
+
+Each iteration samples a batch of completions from the current policy, scores each
+completion once with the reward model, and uses the reward, centred and scaled by
+constants fixed before training, as the advantage of every token of that completion (a
+bandit view of the episode: no value function, no GAE). The clipped objective then takes a
+few passes of minibatch steps. There is no KL penalty; instead the exact
+KL(current || original) of each completion is measured and training stops at `max_kl`.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from jaxtyping import Bool, Float, Int
+from torch import Tensor, nn
+
+from dlcurriculum.ch01_transformers.tokenizer import WordTokenizer
+from dlcurriculum.ch07_alignment.reward_model import positive_logprob
+from dlcurriculum.ch07_alignment.samples import sample_ids
+from dlcurriculum.core.runs import MetricLogger, progress
+
+BANNED_LOGIT = -1e9
+"""Logit given to the unknown token: finite, so 0 * (logp - logq) stays 0 in the KL."""
+
+
+def ppo_token_loss(
+    logprobs: Float[Tensor, "batch pos"],
+    old_logprobs: Float[Tensor, "batch pos"],
+    advantages: Float[Tensor, " batch"],
+    mask: Bool[Tensor, "batch pos"],
+    clip_coef: float,
+) -> Float[Tensor, ""]:
+    """The clipped surrogate loss with one advantage per completion, shared by its tokens.
+
+    Ref: Schulman et al. 2017, eq. 7.
+
+    Args:
+        logprobs: log pi(token) of each sampled token under the policy being trained.
+        old_logprobs: the same under the policy that sampled them (no gradient).
+        advantages: one advantage per completion (the normalised reward); every token of
+            the completion uses it.
+        mask: True at the completion's tokens; other positions (prompt, padding) count for
+            nothing.
+        clip_coef: epsilon of the clipped ratio range [1 - eps, 1 + eps].
+
+    Returns:
+        The loss to minimise: minus the mean over masked-in tokens of
+        min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A), with ratio = exp(logprobs -
+        old_logprobs).
+    """
+    # BEGIN SOLUTION
+    # HINT: broadcast the advantage over positions with advantages[:, None]; take the min
+    # HINT: per token, *then* the mean over masked-in tokens only.
+    ratio = (logprobs - old_logprobs).exp()
+    adv = advantages[:, None].expand_as(ratio)
+    objective = torch.min(ratio * adv, ratio.clamp(1 - clip_coef, 1 + clip_coef) * adv)
+    return -objective[mask].mean()
+    # END SOLUTION
+
+
+def completion_kl(
+    logprobs: Float[Tensor, "batch pos d_vocab"],
+    ref_logprobs: Float[Tensor, "batch pos d_vocab"],
+    mask: Bool[Tensor, "batch pos"],
+) -> Float[Tensor, " batch"]:
+    """KL(current || original) of each completion, summing exact per-position KLs.
+
+    By the chain rule the KL between the two distributions over whole completions is the
+    expected sum over positions of the KL between next-token distributions given the
+    prefix. Summing those exact next-token KLs along a sampled completion therefore gives
+    an unbiased estimate of the completion-level KL with much less noise than the sampled
+    log-ratio sum(log p - log q) of the chosen tokens.
+
+    Args:
+        logprobs: normalised next-token log-probabilities of the current policy.
+        ref_logprobs: the same of the original model, on the same prefixes.
+        mask: True at the positions that predict completion tokens.
+
+    Returns:
+        Per completion, sum over masked-in positions of
+        sum_v exp(logprobs[v]) * (logprobs[v] - ref_logprobs[v]), in nats.
+    """
+    # BEGIN SOLUTION
+    # HINT: the inner sum runs over the vocabulary (dim=-1), the outer one over positions.
+    per_position = (logprobs.exp() * (logprobs - ref_logprobs)).sum(dim=-1)  # [batch, pos]
+    return (per_position * mask).sum(dim=-1)
+    # END SOLUTION
+
+
+def next_token_logprobs(
+    model: nn.Module, tokens: Int[Tensor, "batch pos"], unk_id: int
+) -> Float[Tensor, "batch pos_minus_1 d_vocab"]:
+    """Log-probabilities of the distribution each completion token was sampled from.
+
+    Sampling never picks the unknown token, so it is masked out here too: the policy being
+    trained is exactly the one that samples.
+    """
+    logits = model(tokens[:, :-1]).float()
+    logits[..., unk_id] = BANNED_LOGIT
+    return logits.log_softmax(dim=-1)
+
+
+def chosen(logprobs: Tensor, tokens: Tensor) -> Tensor:
+    """log p of the tokens that were sampled ([batch, pos - 1])."""
+    return logprobs.gather(-1, tokens[:, 1:, None]).squeeze(-1)
+
+
+@dataclass(frozen=True)
+class PPOSettings:
+    """The PPO loop's knobs (cleanrl names)."""
+
+    batch_size: int = 256
+    """Completions sampled per iteration."""
+    n_tokens: int = 24
+    """Pieces per completion."""
+    update_epochs: int = 2
+    num_minibatches: int = 4
+    learning_rate: float = 2e-5
+    clip_coef: float = 0.2
+    max_grad_norm: float = 1.0
+    max_kl: float = 10.0
+    """Stop once the mean per-completion KL from the original model reaches this (nats)."""
+    max_iterations: int = 100
+    negative: bool = False
+    """Train towards negative sentiment instead (reward = log P(negative))."""
+
+
+@dataclass(frozen=True)
+class RewardConstants:
+    """Fixed centring and scale of the reward, measured on the original policy."""
+
+    mean: float
+    std: float
+    n: int
+
+
+@torch.inference_mode()
+def completion_rewards(
+    rm: nn.Module, ids: tuple[int, int], tokens: Tensor, negative: bool
+) -> Tensor:
+    """log P(positive) (or log P(negative)) of each completion under the reward model."""
+    last = torch.full((len(tokens),), tokens.shape[1] - 1, device=tokens.device)
+    logp_pos = positive_logprob(rm, tokens, last, ids)
+    return torch.log1p(-logp_pos.exp().clamp(max=1 - 1e-6)) if negative else logp_pos
+
+
+def sample_completions(
+    policy: nn.Module,
+    tokenizer: WordTokenizer,
+    first: int,
+    n: int,
+    n_tokens: int,
+    generator: torch.Generator,
+) -> Tensor:
+    """[n, 1 + n_tokens]: the start piece followed by a sampled completion."""
+    prompts = torch.full((n, 1), first, dtype=torch.long)
+    out = sample_ids(policy, tokenizer, prompts, n_tokens, 1.0, generator)
+    return torch.cat([prompts, out], dim=1).to(next(policy.parameters()).device)
+
+
+def measure_constants(
+    policy: nn.Module,
+    rm: nn.Module,
+    ids: tuple[int, int],
+    tokenizer: WordTokenizer,
+    first: int,
+    n: int,
+    n_tokens: int,
+    negative: bool,
+    generator: torch.Generator,
+) -> RewardConstants:
+    """Mean and std of the reward over `n` completions of the original policy."""
+    rewards = []
+    for i in range(0, n, 256):
+        tokens = sample_completions(policy, tokenizer, first, min(256, n - i), n_tokens, generator)
+        rewards.append(completion_rewards(rm, ids, tokens, negative).cpu())
+    r = torch.cat(rewards)
+    return RewardConstants(r.mean().item(), max(r.std().item(), 1e-6), n)
+
+
+def train_ppo(
+    policy: nn.Module,
+    ref: nn.Module,
+    rm: nn.Module,
+    ids: tuple[int, int],
+    tokenizer: WordTokenizer,
+    first: int,
+    settings: PPOSettings,
+    constants: RewardConstants,
+    logger: MetricLogger,
+    generator: torch.Generator,
+    on_iteration: Callable[[int, float], None],
+    ex: SimpleNamespace,
+    start_iteration: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> dict[str, Any]:
+    """Run PPO iterations until the KL reaches `max_kl` or the iterations run out.
+
+    `on_iteration(i, kl)` runs before each update with the policy that sampled the batch,
+    so milestone checkpoints hold exactly the policy whose KL was measured. `ex` holds the
+    exercise functions (the learner's with --impl).
+
+    Returns:
+        The iteration reached, the last KL, how many iterations clipped fewer than 1% of
+        ratios, and the optimizer (so a checkpoint can store it).
+    """
+    opt = optimizer or torch.optim.Adam(policy.parameters(), lr=settings.learning_rate)
+    mb_size = settings.batch_size // settings.num_minibatches
+    low_clip, kl, it = 0, 0.0, start_iteration
+    with progress(settings.max_iterations, "PPO", initial=start_iteration) as bar:
+        for it in range(start_iteration, settings.max_iterations):
+            policy.eval()
+            tokens = sample_completions(
+                policy, tokenizer, first, settings.batch_size, settings.n_tokens, generator
+            )
+            mask = torch.ones(
+                tokens.shape[0], tokens.shape[1] - 1, dtype=torch.bool, device=tokens.device
+            )
+            with torch.no_grad():
+                old_lp = next_token_logprobs(policy, tokens, tokenizer.unk_id)
+                ref_lp = next_token_logprobs(ref, tokens, tokenizer.unk_id)
+                kls = ex.completion_kl(old_lp, ref_lp, mask)
+                entropy = -(old_lp.exp() * old_lp).sum(-1).mean()
+                old_chosen = chosen(old_lp, tokens)
+                k1 = (old_chosen - chosen(ref_lp, tokens)).sum(-1)
+                del old_lp, ref_lp
+                rewards = completion_rewards(rm, ids, tokens, settings.negative)
+            kl = kls.mean().item()
+            on_iteration(it, kl)
+            if kl >= settings.max_kl:
+                logger.log(
+                    it,
+                    **{
+                        "objective/kl": kl,
+                        "objective/sqrt_kl": math.sqrt(kl),
+                        "objective/reward": rewards.mean().item(),
+                    },
+                )
+                break
+            advantages = (rewards - constants.mean) / constants.std
+            policy.train()
+            clipped, losses, approx = [], [], []
+            for _ in range(settings.update_epochs):
+                order = torch.randperm(settings.batch_size, generator=generator)
+                for j in range(0, settings.batch_size, mb_size):
+                    idx = order[j : j + mb_size].to(tokens.device)
+                    new = chosen(
+                        next_token_logprobs(policy, tokens[idx], tokenizer.unk_id), tokens[idx]
+                    )
+                    loss = ex.ppo_token_loss(
+                        new, old_chosen[idx], advantages[idx], mask[idx], settings.clip_coef
+                    )
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(policy.parameters(), settings.max_grad_norm)
+                    opt.step()
+                    with torch.no_grad():
+                        log_ratio = new - old_chosen[idx]
+                        clipped.append(
+                            ((log_ratio.exp() - 1).abs() > settings.clip_coef).float().mean().item()
+                        )
+                        approx.append(((log_ratio.exp() - 1) - log_ratio).mean().item())
+                        losses.append(loss.item())
+            clipfrac = sum(clipped) / len(clipped)
+            if clipfrac < 0.01:
+                low_clip += 1
+                if low_clip == 3:
+                    bar.write(
+                        f"warning: only {100 * clipfrac:.2f}% of ratios clipped (< 1%): the policy "
+                        "barely moves per iteration; use a larger iteration batch "
+                        "(--set batch_size=...) or learning rate"
+                    )
+            logger.log(
+                it,
+                **{
+                    "objective/reward": rewards.mean().item(),
+                    "objective/reward_std": rewards.std().item(),
+                    "objective/kl": kl,
+                    "objective/sqrt_kl": math.sqrt(max(kl, 0.0)),
+                    "objective/kl_k1": k1.mean().item(),
+                    "policy/clipfrac": clipfrac,
+                    "policy/approx_kl": sum(approx) / len(approx),
+                    "policy/entropy": entropy.item(),
+                    "losses/policy": sum(losses) / len(losses),
+                    "adv/mean": advantages.mean().item(),
+                    "adv/std": advantages.std().item(),
+                },
+            )
+            bar.update(1)
+            bar.set_postfix(
+                kl=f"{kl:.2f}", reward=f"{rewards.mean().item():.3f}", clip=f"{clipfrac:.3f}"
+            )
+    return {"iteration": it, "kl": kl, "low_clip_iterations": low_clip, "optimizer": opt}
