@@ -31,10 +31,22 @@ def test_known_text_round_trips_and_max_vocab_caps_the_size() -> None:
     assert len(WordTokenizer.fit(split_pieces(TEXT), max_vocab=5)) == 5
 
 
+def test_character_level_encodes_every_character_and_round_trips() -> None:
+    tok = WordTokenizer.fit(split_pieces(TEXT, "char"), level="char")
+    assert set(tok.vocab[1:]) == set(TEXT)
+    ids = tok.encode("To be")
+    assert len(ids) == 5 and tok.unk_id not in ids
+    assert tok.decode(tok.encode(TEXT)) == TEXT
+    assert tok.encode("Zz") == [tok.unk_id, tok.unk_id]  # unseen characters
+
+
 def test_save_and_load(tmp_path) -> None:
-    tok = WordTokenizer.fit(split_pieces(TEXT))
-    tok.save(tmp_path / "tok.json")
-    assert WordTokenizer.load(tmp_path / "tok.json").vocab == tok.vocab
+    for level in ("word", "char"):
+        tok = WordTokenizer.fit(split_pieces(TEXT, level), level=level)
+        tok.save(tmp_path / "tok.json")
+        loaded = WordTokenizer.load(tmp_path / "tok.json")
+        assert (loaded.vocab, loaded.level) == (tok.vocab, level)
+        assert loaded.encode(TEXT) == tok.encode(TEXT)
 
 
 def test_bad_inputs_are_clear_errors() -> None:
@@ -47,5 +59,7 @@ def test_bad_inputs_are_clear_errors() -> None:
         tok.decode([len(tok)])
     with pytest.raises(DlcError, match="must start with"):
         WordTokenizer(["a", UNK])
+    with pytest.raises(DlcError, match="'word' or 'char'"):
+        WordTokenizer.from_dict({"kind": "word", "vocab": [UNK, "a"], "level": "byte"})
     with pytest.raises(DlcError, match="not a saved WordTokenizer"):
         WordTokenizer.from_dict({"vocab": "oops"})

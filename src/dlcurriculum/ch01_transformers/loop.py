@@ -42,6 +42,8 @@ class LMTrainConfig(RunConfig):
     """Unembed with W_E transposed."""
     dropout: float = 0.0
     """Dropout on embeddings and sub-block outputs."""
+    init_range: float = 0.02
+    """Std of the initial weights (GPT-2's 0.02; larger shortens early plateaus)."""
     fast_path: bool = False
     """Fused kernels (SDPA, F.layer_norm): faster, same maths; always off with --impl."""
     steps: int = 1000
@@ -82,6 +84,7 @@ class LMTrainConfig(RunConfig):
             attn_only=self.attn_only,
             tie_embeddings=self.tie_embeddings,
             dropout=self.dropout,
+            init_range=self.init_range,
             fast_path=self.fast_path and not self.impl,
         )
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from dlcurriculum.ch01_transformers.config import TransformerConfig
 from dlcurriculum.ch01_transformers.model import Transformer, config_of
 from dlcurriculum.ch01_transformers.sampling import generate
-from dlcurriculum.ch01_transformers.tokenizer import WordTokenizer, split_pieces
+from dlcurriculum.ch01_transformers.tokenizer import Level, WordTokenizer, split_pieces
 from dlcurriculum.ch01_transformers.training import autocast, lm_loss
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.runs import atomic_open
@@ -90,20 +90,25 @@ def prepare_data(
     max_vocab: int | None = None,
     n_regions: int = 20,
     val_fraction: float = 0.1,
+    level: Level = "word",
 ) -> ShakespeareData:
     """Tokenize, split by region, build the vocabulary on training text only, and chunk.
+
+    `level="char"` makes every character a token (chapter 8's induction heads).
 
     Raises:
         DlcError: the text is too small to give a training and a validation sequence.
     """
-    pieces = split_pieces(text)
+    pieces = split_pieces(text, level)
     if len(pieces) < 2 * n_regions * seq_len:
         raise DlcError(
             f"the corpus has {len(pieces)} pieces; at least {2 * n_regions * seq_len} are needed "
             f"for seq_len={seq_len} with {n_regions} regions: use more text or shorter sequences"
         )
     train_regions, val_regions = split_regions(pieces, n_regions, val_fraction)
-    tokenizer = WordTokenizer.fit((p for r in train_regions for p in r), min_count, max_vocab)
+    tokenizer = WordTokenizer.fit(
+        (p for r in train_regions for p in r), min_count, max_vocab, level
+    )
     train_ids = [tokenizer.encode_pieces(r) for r in train_regions]
     val_ids = [tokenizer.encode_pieces(r) for r in val_regions]
     # Chunk each region on its own so no sequence spans a train/validation boundary.
