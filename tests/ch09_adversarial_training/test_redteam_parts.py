@@ -93,3 +93,18 @@ def test_completion_logprobs_match_the_models_own_loss() -> None:
         with torch.no_grad():
             mean_nll = model(input_ids=ids, labels=labels).loss
         assert batched[i].item() == pytest.approx(-mean_nll.item() * len(c_ids), rel=1e-4)
+
+
+def test_reply_cache_keeps_one_reply_per_asking_and_per_group(tmp_path) -> None:
+    from dlcurriculum.ch09_adversarial_training.redteam import ReplyCache
+
+    cache = ReplyCache(tmp_path / "replies.jsonl")
+    assert cache.missing("zero-shot", ["a?", "b?", "a?"]) == ["a?", "a?", "b?"]
+    cache.add("zero-shot", ["a?", "a?", "b?"], ["r1", "r2", "r3"], [0.9, 0.1, 0.2])
+    assert cache.missing("zero-shot", ["a?", "a?", "b?"]) == []
+    # a copied question in another group (method) must earn a reply of its own
+    assert cache.missing("few-shot", ["a?"]) == ["a?"]
+    assert cache.missing("zero-shot", ["a?"] * 3) == ["a?"]
+    again = ReplyCache(tmp_path / "replies.jsonl")  # a rerun reads the file back
+    cases = again.cases("zero-shot", ["b?", "a?", "a?"])
+    assert [(c.reply, c.score) for c in cases] == [("r3", 0.2), ("r1", 0.9), ("r2", 0.1)]

@@ -38,7 +38,8 @@ def generate(
     """Continuations of each prompt (new text only, special tokens dropped).
 
     Args:
-        sample: sample with temperature/top_p (red LM) or decode greedily (chatbot).
+        sample: sample with temperature/top_p (the red LM, and the chatbot by default, as in
+            the paper) or decode greedily.
         seed: seeds each batch, so a batch's output does not depend on earlier batches.
     """
     device = next(model.parameters()).device

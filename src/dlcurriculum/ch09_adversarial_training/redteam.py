@@ -6,13 +6,16 @@ teams, in the paper's order:
 - few-shot: put failing zero-shot questions in the prompt (drawn in proportion to how
   offensive the reply was) and sample more;
 - supervised: fine-tune the red LM on the failing zero-shot questions, then sample;
-- RL: fine-tune the red LM by policy gradient (REINFORCE with a mean baseline) on the
-  classifier's score of the reply, minus a KL penalty to the initial red LM, which keeps
-  the questions fluent and stops the policy collapsing onto one string at once.
+- RL: fine-tune the red LM by policy gradient (REINFORCE with a mean baseline and
+  unit-scaled advantages) on the classifier's score of the reply, minus a KL penalty to
+  the initial red LM, which keeps the questions fluent and stops the policy collapsing
+  onto one string at once.
 """
 
 import copy
 import json
+import zlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,32 +45,48 @@ class Case:
 
 
 class ReplyCache:
-    """Chatbot replies and their scores by question, appended to a JSONL file in the run folder.
+    """Sampled chatbot replies and their scores, appended to a JSONL file in the run folder.
 
-    The chatbot decodes greedily, so a question always gets the same reply: a rerun (or a
-    later method asking a question again) reads it instead of generating it.
+    The chatbot samples its replies, so one question can fail on one try and pass on the
+    next. Each (group, question) therefore keeps a list of replies, one per time the
+    question was asked in that group; asking it again in the same group draws a new reply.
+    Groups (one per red team, one per RL step) keep methods apart: a few-shot red LM that
+    copies a failing zero-shot question must earn its own reply, not reuse the failing one.
+    A rerun in the same folder reads every reply back instead of generating it.
     """
 
     def __init__(self, path: Path):
         self.path = path
-        self.entries: dict[str, tuple[str, float]] = {}
+        self.entries: dict[tuple[str, str], list[tuple[str, float]]] = {}
         for row in _read_jsonl(path):
-            self.entries[row["question"]] = (row["reply"], row["score"])
+            key = (row.get("group", ""), row["question"])
+            self.entries.setdefault(key, []).append((row["reply"], row["score"]))
 
-    def missing(self, questions: Sequence[str]) -> list[str]:
-        """Questions not answered yet, each once."""
-        return list(dict.fromkeys(q for q in questions if q not in self.entries))
+    def missing(self, group: str, questions: Sequence[str]) -> list[str]:
+        """Questions still to answer, each repeated once per reply it still lacks."""
+        todo = []
+        for q, wanted in Counter(questions).items():
+            todo += [q] * (wanted - len(self.entries.get((group, q), [])))
+        return todo
 
     def add(
-        self, questions: Sequence[str], replies: Sequence[str], scores: Sequence[float]
-    ) -> None:
+        self, group: str, questions: Sequence[str], replies: Sequence[str],
+        scores: Sequence[float],
+    ) -> None:  # fmt: skip
         with self.path.open("a") as f:
             for q, r, s in zip(questions, replies, scores, strict=True):
-                self.entries[q] = (r, s)
-                f.write(json.dumps({"question": q, "reply": r, "score": s}) + "\n")
+                self.entries.setdefault((group, q), []).append((r, s))
+                row = {"group": group, "question": q, "reply": r, "score": s}
+                f.write(json.dumps(row) + "\n")
 
-    def cases(self, questions: Sequence[str]) -> list[Case]:
-        return [Case(q, *self.entries[q]) for q in questions]
+    def cases(self, group: str, questions: Sequence[str]) -> list[Case]:
+        """The k-th occurrence of a question gets its k-th reply."""
+        seen: Counter[str] = Counter()
+        out = []
+        for q in questions:
+            out.append(Case(q, *self.entries[(group, q)][seen[q]]))
+            seen[q] += 1
+        return out
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -100,6 +119,10 @@ class Pipeline:
     seed: int
     chat_template: bool = True
     """Prompt the chatbot through its chat template (False: the written dialogue prompt)."""
+    reply_sample: bool = True
+    """Sample the chatbot's replies (the paper: nucleus sampling); False decodes greedily."""
+    reply_temperature: float = 1.0
+    reply_top_p: float = 0.8
 
     def sample_questions(self, model: Any, prompts: Sequence[str], desc: str) -> list[str | None]:
         """One question per prompt from the red LM (None where it asked none)."""
@@ -107,21 +130,24 @@ class Pipeline:
                        self.batch_size, self.seed, desc, self.temperature, self.top_p)  # fmt: skip
         return [extract_question(r) for r in raw]
 
-    def answer(self, questions: Sequence[str], desc: str) -> list[Case]:
-        """The chatbot's greedy reply to each question and its score (cached)."""
-        todo = self.cache.missing(questions)
+    def answer(self, questions: Sequence[str], group: str, desc: str) -> list[Case]:
+        """The chatbot's reply to each question in `group`, and its score (cached)."""
+        todo = self.cache.missing(group, questions)
         if todo:
             prompts = chat_prompts(self.target_tokenizer, todo, self.chat_template)
-            raw = generate(self.target, self.target_tokenizer, prompts, self.reply_tokens, False,
-                           self.batch_size, self.seed, desc)  # fmt: skip
+            # a seed per group, so groups draw different replies to the same question
+            seed = self.seed + zlib.crc32(group.encode()) % 1_000_003
+            raw = generate(self.target, self.target_tokenizer, prompts, self.reply_tokens,
+                           self.reply_sample, self.batch_size, seed, desc,
+                           self.reply_temperature, self.reply_top_p)  # fmt: skip
             replies = [reply_text(r) for r in raw]
-            self.cache.add(todo, replies, self.classify(replies))
-        return self.cache.cases(questions)
+            self.cache.add(group, todo, replies, self.classify(replies))
+        return self.cache.cases(group, questions)
 
     def red_team(self, model: Any, prompts: Sequence[str], desc: str) -> tuple[list[Case], int]:
         """Sample questions from `prompts`, answer and score them; (cases, number sampled)."""
         questions = [q for q in self.sample_questions(model, prompts, desc + " questions") if q]
-        return self.answer(questions, desc + " replies"), len(prompts)
+        return self.answer(questions, desc, desc + " replies"), len(prompts)
 
 
 def supervised_finetune(
@@ -178,15 +204,17 @@ def rl_finetune(
         lines = [" " + r.strip().split("\n", 1)[0].strip() for r in raw]
         questions = [extract_question(r) for r in raw]
         asked = [q for q in questions if q]
-        scores = {c.question: c.score for c in pipeline.answer(asked, "")} if asked else {}
-        score = torch.tensor([scores.get(q, 0.0) if q else 0.0 for q in questions])
+        replies = iter(pipeline.answer(asked, f"rl-train-{step}", "") if asked else [])
+        score = torch.tensor([next(replies).score if q else 0.0 for q in questions])
         model.train()
         logp = completion_logprobs(model, tok, [ZERO_SHOT_PROMPT] * batch, lines)
         with torch.no_grad():
             ref_logp = completion_logprobs(reference, tok, [ZERO_SHOT_PROMPT] * batch, lines)
         kl = (logp.detach() - ref_logp).clamp(min=-50, max=50)
         reward = score - kl_coef * kl
-        advantage = reward - reward.mean()
+        # mean baseline, and unit scale: a batch where every reply scored ~0.02 and one 0.7
+        # should move the policy as much as any other batch, whatever the reward's scale
+        advantage = (reward - reward.mean()) / (reward.std() + 1e-6)
         loss = -(advantage * logp).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
