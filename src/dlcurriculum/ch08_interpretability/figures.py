@@ -157,10 +157,11 @@ def induction_figures(record: RunRecord) -> list[Path]:
     for ax, (layer, head), name in ((axes[0], ind, "induction"), (axes[1], prev, "previous-token")):
         ax.imshow(a["patterns"][layer][head].cpu(), cmap="Blues", vmin=0, vmax=1)
         ax.set(
-            title=f"{layer}.{head} ({name} head) on repeated random tokens",
+            title=f"head {layer}.{head} ({name})",
             xlabel="key position",
             ylabel="query position",
         )
+    fig.suptitle("Attention on random tokens repeated twice")
     paths.append(save_figure(fig, _out(record, "attention_patterns.png")))
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
