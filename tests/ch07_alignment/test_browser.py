@@ -16,6 +16,7 @@ import pytest
 
 from dlcurriculum.ch07_alignment import webapp
 from dlcurriculum.ch07_alignment.labels import LabelStore, mix_corpus
+from dlcurriculum.ch07_alignment.ratings import BlindRatings
 
 CHROMIUM = "/usr/bin/chromium"
 # The network is closed here: without these flags Chromium stalls on background requests.
@@ -150,15 +151,15 @@ def test_blind_rating_in_chromium(tmp_path: Path, browser_page: tuple[Any, list[
     store = LabelStore(db)
     store.add_samples([f"dull text {i}" for i in range(3)], "model:ORIG")
     store.add_samples([f"joyful text {i}" for i in range(3)], "model:TUNED")
-    session = store.rating_session("model:ORIG", "model:TUNED", "alice", n=2)
+    session = BlindRatings(store).session("model:ORIG", "model:TUNED", "alice", n=2)
     with _serving(db, session=session) as url:
         page.goto(url)
         page.keyboard.press("s")  # no skipping in a blind rating
-        assert store.rating_progress(session) == (0, 4)
+        assert BlindRatings(store).progress(session) == (0, 4)
         while page.query_selector("#sample") is not None:
             assert "model:" not in page.content()  # the source stays hidden
             _press(page, "1" if "joyful" in page.inner_text("#sample") else "3")
         done = page.inner_text("#done")
         assert "model:ORIG\t-1.00" in done and "model:TUNED\t+1.00" in done
-    assert store.reveal(session) == {"model:ORIG": -1.0, "model:TUNED": 1.0}
+    assert BlindRatings(store).reveal(session) == {"model:ORIG": -1.0, "model:TUNED": 1.0}
     assert errors == []

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from dlcurriculum.ch07_alignment import stages
 from dlcurriculum.ch07_alignment.experiments import PRESETS, RLHF
+from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError
-from dlcurriculum.core.experiment import launch
+from dlcurriculum.core.experiment import launch, resume
 from tests.ch07_alignment.helpers import tiny_policy
 
 
@@ -17,7 +19,7 @@ def _run(tmp_path: Path, name: str, *sets: str):  # type: ignore[no-untyped-def]
     return launch(RLHF, cfg, "smoke", tmp_path / name)
 
 
-def test_smoke_run_writes_every_stage_and_a_report(tmp_path: Path) -> None:
+def test_smoke_run_writes_every_stage_and_a_report(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     result, verdicts = _run(tmp_path, "a")
     d = result.run_dir
     for name in (
@@ -33,12 +35,41 @@ def test_smoke_run_writes_every_stage_and_a_report(tmp_path: Path) -> None:
     assert {"objective/kl", "objective/reward", "policy/clipfrac"} <= set(rows[0])
     s = result.summary
     assert s["milestones"][0]["target"] == 0.0 and s["label_counts"]["neutral"] >= 0
-    assert len(verdicts) == 6 and "VADER" in (d / "report.md").read_text()
+    report = (d / "report.md").read_text()
+    assert len(verdicts) == 7 and "VADER" in report and "Bradley-Terry" in report
+    assert 0 <= s["bt_accuracy"] <= 1 and s["bt_pairs"]["n_test"] >= 2
     for m in s["milestones"][1:]:
         assert (d / "milestones" / f"kl_{m['target']:g}.pt").exists()
-    # same seed, same metrics (STYLE.md section 7)
-    again, _ = _run(tmp_path, "b")
+    # same seed, same metrics (STYLE.md section 7), even across a crash inside PPO
+    again = _interrupted_then_resumed(tmp_path, "b", monkeypatch, crash_at=2)
     assert (again.run_dir / "metrics.jsonl").read_text() == (d / "metrics.jsonl").read_text()
+    for key in ("milestones", "final_kl", "iterations", "low_clip_iterations", "bt_accuracy"):
+        assert again.summary[key] == s[key], key
+
+
+class SimulatedCrash(Exception):
+    """Stands in for a kill signal in the middle of PPO."""
+
+
+def _interrupted_then_resumed(tmp_path: Path, name: str, monkeypatch, crash_at: int):  # type: ignore[no-untyped-def]
+    """A run killed when PPO saves its checkpoint of iteration `crash_at`, then resumed."""
+    save = runs.save_checkpoint
+
+    def crash(run_dir: Path, step: int, state: dict) -> Path:  # type: ignore[type-arg]
+        if step == crash_at:
+            raise SimulatedCrash(f"killed at iteration {step}")
+        return save(run_dir, step, state)
+
+    with monkeypatch.context() as m:
+        m.setattr(runs, "save_checkpoint", crash)
+        with pytest.raises(SimulatedCrash):
+            _run(tmp_path, name)
+    (run_dir,) = (tmp_path / name / "rlhf").iterdir()
+    assert runs.latest_checkpoint(run_dir).name == f"step_{crash_at - 1:08d}.pt"
+    rows = runs.read_metrics(run_dir)
+    assert rows[-1]["step"] == crash_at - 1  # the crash came after that iteration's update
+    result, _ = resume(RLHF, run_dir)
+    return result
 
 
 def test_negative_flag_and_missing_policy(tmp_path: Path) -> None:
@@ -46,3 +77,17 @@ def test_negative_flag_and_missing_policy(tmp_path: Path) -> None:
     assert "**negative**" in (result.run_dir / "report.md").read_text()
     with pytest.raises(DlcError, match="dlc run shakespeare --preset quick"):
         launch(RLHF, PRESETS["smoke"], "smoke", tmp_path / "none")
+
+
+def test_a_missing_judge_model_fails_before_any_work(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    real = stages.importlib.util.find_spec
+    monkeypatch.setattr(
+        stages.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "transformers" else real(name, *args),
+    )
+    with pytest.raises(DlcError, match="judge_lm="):
+        _run(tmp_path, "nolm", "judge_lm=smollm2")
+    assert not (tmp_path / "nolm" / "rlhf").exists() or not any(
+        (tmp_path / "nolm" / "rlhf").rglob("labels.sqlite")
+    )

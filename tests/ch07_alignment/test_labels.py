@@ -1,4 +1,4 @@
-"""The label store: resume, undo, skip, pooling by JSONL, blind ratings, bad input."""
+"""The label store: resume, undo, skip, pooling by JSONL, corpus snippets, bad input."""
 
 import json
 import sqlite3
@@ -194,75 +194,6 @@ def test_not_a_store_and_newer_schema_are_refused(tmp_path: Path) -> None:
         con.execute("UPDATE info SET value='99' WHERE key='schema_version'")
     with pytest.raises(DlcError, match="schema 99"):
         LabelStore(tmp_path / "l.db")
-
-
-def _rating_store(path: Path) -> LabelStore:
-    store = LabelStore(path)
-    store.add_samples([f"original {i}" for i in range(8)], "model:orig")
-    store.add_samples([f"tuned {i}" for i in range(8)], "model:tuned")
-    return store
-
-
-def test_blind_rating_hides_sources_until_complete(tmp_path: Path) -> None:
-    store = _rating_store(tmp_path / "l.db")
-    session = store.rating_session("model:orig", "model:tuned", "alice", n=5, seed=3)
-    assert store.rating_progress(session) == (0, 10)
-    seen = []
-    # Rate tuned samples positive and original ones negative, except one neutral original.
-    while (item := store.next_to_rate(session)) is not None:
-        pos, sample = item
-        seen.append(sample)
-        with pytest.raises(DlcError, match="not complete"):
-            store.reveal(session)
-        if sample.source == "model:tuned":
-            rating = "positive"
-        else:
-            rating = "neutral" if sample.text == seen[0].text else "negative"
-        store.rate(session, pos, rating)
-    assert sorted(s.source for s in seen).count("model:orig") == 5
-    assert [s.source for s in seen] != sorted(s.source for s in seen)  # shuffled
-    means = store.reveal(session)
-    n_neutral = 1 if seen[0].source == "model:orig" else 0
-    assert means == {"model:orig": (-5 + n_neutral) / 5, "model:tuned": 1.0}
-
-
-def test_rating_session_resumes_undoes_and_ignores_double_rating(tmp_path: Path) -> None:
-    store = _rating_store(tmp_path / "l.db")
-    s1 = store.rating_session("model:orig", "model:tuned", "alice", n=4)
-    first = store.next_to_rate(s1)
-    assert first is not None
-    store.rate(s1, first[0], "positive")
-    store.rate(s1, first[0], "negative")  # a resubmitted page: the first rating stays
-    assert store.rating_session("model:orig", "model:tuned", "alice", n=4) == s1
-    assert store.rating_progress(s1) == (1, 8)
-    assert store.undo_rating(s1) == first[0]
-    assert store.next_to_rate(s1) == first
-    while (item := store.next_to_rate(s1)) is not None:
-        store.rate(s1, item[0], "neutral")
-    assert store.reveal(s1) == {"model:orig": 0.0, "model:tuned": 0.0}
-    # The same settings reopen the finished session (to see its reveal); another seed draws anew.
-    assert store.rating_session("model:orig", "model:tuned", "alice", n=4) == s1
-    s2 = store.rating_session("model:orig", "model:tuned", "alice", n=4, seed=1)
-    assert s2 != s1 and store.rating_progress(s2) == (0, 8)
-    with pytest.raises(DlcError, match="no item"):
-        store.rate(s1, 99, "positive")
-    with pytest.raises(DlcError, match="Unknown label"):
-        store.rate(s1, 0, "skip")
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "n", "match"),
-    [
-        ("model:orig", "model:tuned", 9, "has 8 samples"),
-        ("model:orig", "model:nope", 2, "has 0 samples"),
-        ("model:orig", "model:orig", 2, "same source"),
-        ("model:orig", "model:tuned", 0, "at least 1"),
-    ],
-)
-def test_rating_session_bad_input(tmp_path: Path, a: str, b: str, n: int, match: str) -> None:
-    store = _rating_store(tmp_path / "l.db")
-    with pytest.raises(DlcError, match=match):
-        store.rating_session(a, b, "alice", n=n)
 
 
 CORPUS = "\n".join(

@@ -87,7 +87,7 @@ def test_ppo_raises_a_toy_reward_and_logs_the_diagnostics(tmp_path: Path) -> Non
             settings,
             RewardConstants(-1.0, 1.0, 1),
             logger,
-            torch.Generator().manual_seed(0),
+            0,
             lambda it, kl: seen.append(kl),
             ex,
         )

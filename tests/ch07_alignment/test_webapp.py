@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from dlcurriculum.ch07_alignment.label_cli import label_app
 from dlcurriculum.ch07_alignment.labels import LabelStore
+from dlcurriculum.ch07_alignment.ratings import BlindRatings
 from dlcurriculum.ch07_alignment.webapp import create_app
 
 EVIL = '<script>document.title="pwned"</script><img src=x onerror="alert(1)"> & "quotes"'
@@ -110,7 +111,7 @@ def test_rating_mode_hides_sources_until_the_end(tmp_path: Path) -> None:
     store = LabelStore(tmp_path / "l.db")
     store.add_samples([f"orig {i}" for i in range(3)], "model:ORIGSOURCE")
     store.add_samples([f"tuned {i}" for i in range(3)], "model:TUNEDSOURCE")
-    session = store.rating_session("model:ORIGSOURCE", "model:TUNEDSOURCE", "alice", n=2)
+    session = BlindRatings(store).session("model:ORIGSOURCE", "model:TUNEDSOURCE", "alice", n=2)
     client = _client(tmp_path / "l.db", session=session)
     for _ in range(4):
         page = client.get("/")
@@ -141,9 +142,11 @@ def test_cli_export_import_status_and_finished_rating(db: Path, tmp_path: Path) 
     assert result.exit_code == 0
     assert re.search(r"alice\s*│\s*model:a\s*│\s*5\s*│\s*5\s*│\s*5\s*│\s*0", result.output)
     # A finished session: `rate` with the same settings prints the reveal, no server needed.
-    session = store.rating_session("model:a", "corpus", "bob", n=1)
-    while (item := store.next_to_rate(session)) is not None:
-        store.rate(session, item[0], "positive" if item[1].source == "corpus" else "negative")
+    session = BlindRatings(store).session("model:a", "corpus", "bob", n=1)
+    while (item := BlindRatings(store).next_item(session)) is not None:
+        BlindRatings(store).rate(
+            session, item[0], "positive" if item[1].source == "corpus" else "negative"
+        )
     args = ["rate", "--db", str(db), "--a", "model:a", "--b", "corpus", "--labeler", "bob"]
     result = runner.invoke(label_app, [*args, "--n", "1"])
     assert result.exit_code == 0

@@ -1,8 +1,10 @@
-"""Chapter 7's experiment `dlc run rlhf`: samples, labels, reward model, PPO, judge.
+"""Chapter 7's experiment `dlc run rlhf`: samples, labels, reward models, PPO, judges.
 
-Each stage leaves its result in the run folder (labels.sqlite, reward_model.pt,
-reward_model.json, constants.json, checkpoints/, milestones/), and a resumed run skips the
-stages already done, so `dlc run rlhf --resume DIR` picks up inside PPO.
+Each stage leaves its result in the run folder (labels.sqlite, reward_model.pt/.json,
+comparison_rm.pt/.json, constants.json, checkpoints/, milestones/), and a resumed run skips
+the stages already done (`stages.py`), so `dlc run rlhf --resume DIR` picks up inside PPO,
+at the iteration it stopped, drawing the same samples an uninterrupted run would have.
+The summary and the success criteria are in `results.py`, the figures in `figures.py`.
 """
 
 import json
@@ -16,22 +18,7 @@ from dlcurriculum.ch01_transformers.shakespeare import (
     load_shakespeare_model,
     save_shakespeare_model,
 )
-from dlcurriculum.ch07_alignment import figures
-from dlcurriculum.ch07_alignment.judge import LexiconJudge
-from dlcurriculum.ch07_alignment.labeler import VaderLabeler, label_synthetically, load_labels
-from dlcurriculum.ch07_alignment.labels import LabelStore
-from dlcurriculum.ch07_alignment.reward_model import (
-    RMTrainSettings,
-    accuracy,
-    encode_texts,
-    label_ids,
-    predict_positive,
-    reliability,
-    reward_model_from,
-    soft_targets,
-    train_reward_model,
-    warm_start_labels,
-)
+from dlcurriculum.ch07_alignment import figures, results, stages
 from dlcurriculum.ch07_alignment.rlhf import (
     PPOSettings,
     RewardConstants,
@@ -40,17 +27,13 @@ from dlcurriculum.ch07_alignment.rlhf import (
     train_ppo,
 )
 from dlcurriculum.ch07_alignment.samples import (
-    SamplingSettings,
-    sample_meta,
     start_id,
-    unconditional_samples,
 )
 from dlcurriculum.core import runs
 from dlcurriculum.core.config import RunConfig
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
-from dlcurriculum.core.report import Criterion, RunRecord, Verdict
 from dlcurriculum.core.seed import choose_device, seed_everything
 
 SLUG = "ch07_alignment"
@@ -85,6 +68,18 @@ class RLHFConfig(RunConfig):
     """Reward-model learning rate (AdamW)."""
     min_rm_accuracy: float = 0.8
     """Held-out accuracy (non-neutral labels) the reward model must reach."""
+    n_comparison_prompts: int = 12000
+    """Corpus prompts continued twice each for the comparison reward model (0 = skip it)."""
+    prompt_pieces: int = 8
+    """Pieces cut from the start of a corpus line to make a prompt."""
+    comparison_margin: float = 0.1
+    """Pairs whose continuations' VADER compound scores differ by less than this are ties."""
+    bt_epochs: int = 2
+    """Passes over the comparison pairs."""
+    bt_lr: float = 1e-3
+    """Comparison reward-model learning rate (AdamW)."""
+    min_bt_accuracy: float = 0.7
+    """Held-out pair accuracy the comparison reward model must reach."""
     n_calibration: int = 2000
     """Completions of the original policy the reward constants are measured on."""
     batch_size: int = 512
@@ -107,6 +102,13 @@ class RLHFConfig(RunConfig):
     """Samples per milestone that the judge rates."""
     shown_samples: int = 6
     """Samples per milestone printed in the report."""
+    judge_lm: str = "smollm2"
+    """Chat LM of the second judge: "smollm2" (offline), a hub id, "" (none) or "tiny" (a
+    random tiny model, for tests)."""
+    judge_lm_samples: int = 100
+    """Samples per milestone the LM judge rates (the first of eval_samples)."""
+    judge_lm_agreement: int = 200
+    """Held-out labeled samples on which the LM judge's agreement with the labels is measured."""
     negative: bool = False
     """Train towards negative sentiment (the one-flag comparison)."""
     time_budget_s: float = 0.0
@@ -142,6 +144,12 @@ PRESETS = {
         kl_milestones=(0.5, 1.0, 2.0),
         eval_samples=16,
         shown_samples=2,
+        n_comparison_prompts=48,
+        judge_lm="tiny",
+        judge_lm_samples=8,
+        judge_lm_agreement=24,
+        bt_epochs=1,
+        min_bt_accuracy=0.0,
         time_budget_s=120.0,
     ),
     # 16 minibatches of 64 per iteration: with 8 the policy moved so little per iteration
@@ -159,82 +167,6 @@ PRESETS = {
 }
 
 
-def _stage_labels(
-    cfg: RLHFConfig, run_dir: Path, policy: Any, tokenizer: Any, checkpoint: Path
-) -> list[tuple[str, str]]:
-    """(text, label) pairs: a human-labeled database, or fresh samples labeled by VADER."""
-    if cfg.labels:
-        return load_labels(Path(cfg.labels).expanduser(), cfg.labeler or None)
-    store = LabelStore(run_dir / "labels.sqlite")
-    if not store.labeled():
-        settings = SamplingSettings(cfg.sample_tokens, 1.0, cfg.start_text, cfg.seed)
-        texts = unconditional_samples(policy, tokenizer, cfg.n_label_samples, settings)
-        meta = sample_meta(policy, checkpoint, settings)
-        store.add_samples(texts, "policy", meta)
-        label_synthetically(store, store.samples("policy"), VaderLabeler(cfg.neutral_threshold))
-    return [(s.text, lab) for s, lab in store.labeled()]
-
-
-def _stage_reward_model(
-    cfg: RLHFConfig,
-    run_dir: Path,
-    policy: Any,
-    tokenizer: Any,
-    pairs: list[tuple[str, str]],
-    ex: Any,
-) -> tuple[Any, tuple[int, int]]:
-    """Train (or reload) the reward model; write its held-out accuracy and calibration."""
-    path = run_dir / "reward_model.pt"
-    if path.exists():
-        rm, rm_tok = load_shakespeare_model(path, next(policy.parameters()).device, fast_path=True)
-        return rm, label_ids(rm_tok)
-    rm, rm_tok = reward_model_from(policy, tokenizer)
-    ids = label_ids(rm_tok)
-    g = torch.Generator().manual_seed(cfg.seed)
-    order = torch.randperm(len(pairs), generator=g).tolist()
-    n_test = max(1, round(cfg.heldout_fraction * len(pairs)))
-    test, train = [pairs[i] for i in order[:n_test]], [pairs[i] for i in order[n_test:]]
-    first = start_id(tokenizer, cfg.start_text)
-    n_ctx = rm.cfg.n_ctx
-    tokens, last = encode_texts(tokenizer, [t for t, _ in train], first, n_ctx)
-    warm_start_labels(rm, tokens[:256].to(rm.W_U.device), last[:256].to(rm.W_U.device), ids)
-    settings = RMTrainSettings(cfg.rm_epochs, cfg.rm_batch_size, cfg.rm_lr)
-    losses = train_reward_model(
-        rm,
-        tokens,
-        last,
-        soft_targets([lab for _, lab in train]),
-        ids,
-        settings,
-        g,
-        ex.reward_model_loss,
-    )
-    test_tokens, test_last = encode_texts(tokenizer, [t for t, _ in test], first, n_ctx)
-    test_labels = [lab for _, lab in test]
-    p = predict_positive(rm, test_tokens, test_last, ids)
-    mean_p, frac, count, ece = reliability(p, test_labels)
-    counts = {
-        lab: sum(1 for _, x in pairs if x == lab) for lab in ("positive", "neutral", "negative")
-    }
-    runs.write_json(
-        run_dir / "reward_model.json",
-        {
-            "accuracy": accuracy(p, test_labels),
-            "ece": ece,
-            "label_counts": counts,
-            "n_train": len(train),
-            "n_test": len(test),
-            "n_test_non_neutral": sum(lab != "neutral" for lab in test_labels),
-            "reliability": {"mean_p": mean_p, "frac_positive": frac, "count": count},
-            "first_losses": losses[:5],
-            "last_losses": losses[-5:],
-            "labels_from": cfg.labels or "synthetic (VADER, a stand-in for human labels)",
-        },
-    )
-    save_shakespeare_model(path, rm, rm_tok)
-    return rm, ids
-
-
 def _policy_path(cfg: RLHFConfig) -> Path:
     if not cfg.policy_run:
         raise DlcError(
@@ -248,6 +180,7 @@ def _policy_path(cfg: RLHFConfig) -> Path:
 def run(cfg: RLHFConfig, run_dir: Path) -> Result:
     """Samples -> labels -> reward model -> reward constants -> PPO to max_kl -> judge."""
     checkpoint = _policy_path(cfg)
+    stages.check_judge(cfg)
     ckpt = runs.latest_checkpoint(run_dir)
     saved = runs.load_checkpoint(ckpt) if ckpt is not None else None
     watch = runs.Stopwatch(saved["state"]["elapsed"] if saved else 0.0)
@@ -260,10 +193,11 @@ def run(cfg: RLHFConfig, run_dir: Path) -> Result:
     for p in ref.parameters():
         p.requires_grad_(False)
     first = start_id(tokenizer, cfg.start_text)
-    pairs = _stage_labels(cfg, run_dir, policy, tokenizer, checkpoint)
-    rm, ids = _stage_reward_model(cfg, run_dir, policy, tokenizer, pairs, ex)
+    pairs = stages.stage_labels(cfg, run_dir, policy, tokenizer, checkpoint)
+    rm, ids = stages.stage_reward_model(cfg, run_dir, policy, tokenizer, pairs, ex)
     for p in rm.parameters():
         p.requires_grad_(False)
+    stages.stage_comparisons(cfg, run_dir, policy, tokenizer, rm, ids)
 
     const_path = run_dir / "constants.json"
     if const_path.exists():
@@ -288,12 +222,10 @@ def run(cfg: RLHFConfig, run_dir: Path) -> Result:
         cfg.negative,
     )
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
-    generator = torch.Generator(device=device).manual_seed(cfg.seed + 2)
     state: dict[str, Any] = {"iteration": 0, "elapsed": 0.0, "milestones": []}
     if saved is not None:
         policy.load_state_dict(saved["policy"])
         opt.load_state_dict(saved["optimizer"])
-        generator.set_state(saved["generator"])
         state = saved["state"]
     milestones: list[dict[str, Any]] = state["milestones"]
     eval_gen_seed = cfg.seed + 3
@@ -322,7 +254,6 @@ def run(cfg: RLHFConfig, run_dir: Path) -> Result:
             {
                 "policy": policy.state_dict(),
                 "optimizer": opt.state_dict(),
-                "generator": generator.get_state(),
                 "state": {"iteration": it, "elapsed": watch.elapsed, "milestones": milestones},
             },
         )
@@ -340,131 +271,18 @@ def run(cfg: RLHFConfig, run_dir: Path) -> Result:
             settings,
             constants,
             logger,
-            generator,
+            cfg.seed + 2,
             on_iteration,
             ex,
             state["iteration"],
             opt,
         )
     runs.write_json(run_dir / "milestones.json", milestones)
-    summary = _summarize(cfg, run_dir, rm, ids, tokenizer, first, milestones, out, watch.elapsed)
+    heldout = stages.heldout_split(cfg, pairs, torch.Generator().manual_seed(cfg.seed))[0]
+    lm_judge = stages.lm_judge_rates(cfg, device, milestones, heldout)
+    summary = results.summarize(cfg, run_dir, rm, ids, tokenizer, first, milestones, out, lm_judge)
+    summary["wall_time_s"] = watch.elapsed  # after every judge has run
     return finish(run_dir, summary)
-
-
-def _summarize(
-    cfg: RLHFConfig,
-    run_dir: Path,
-    rm: Any,
-    ids: tuple[int, int],
-    tokenizer: Any,
-    first: int,
-    milestones: list[dict[str, Any]],
-    out: dict[str, Any],
-    elapsed: float,
-) -> dict[str, Any]:
-    """The figures the criteria read: RM accuracy, reward, clip fractions, sqrt(KL) fit, judge."""
-    rm_info = json.loads((run_dir / "reward_model.json").read_text())
-    rows = [r for r in runs.read_metrics(run_dir) if "policy/clipfrac" in r]
-    judge, vader = LexiconJudge(), VaderLabeler(cfg.neutral_threshold)
-    table = []
-    for m in milestones:
-        tokens, last = encode_texts(tokenizer, m["texts"], first, rm.cfg.n_ctx)
-        p = predict_positive(rm, tokens, last, ids)
-        vlabels = vader.labels(m["texts"])
-        table.append(
-            {
-                "target": m["target"],
-                "kl": m["kl"],
-                "iteration": m["iteration"],
-                "judge": judge.rates(m["texts"])[cfg.target],
-                "vader": vlabels.count(cfg.target) / max(1, len(vlabels)),
-                "rm_p_target": (1 - p if cfg.negative else p).mean().item(),
-                "samples": m["texts"][: cfg.shown_samples],
-            }
-        )
-    steps = [r["step"] for r in rows]
-    sqrt_kl = [r["objective/sqrt_kl"] for r in rows]
-    clip = [r["policy/clipfrac"] for r in rows]
-    rewards = [r["objective/reward"] for r in rows]
-    k = max(1, min(3, len(rewards) // 3))
-    return {
-        "rm_accuracy": rm_info["accuracy"],
-        "rm_ece": rm_info["ece"],
-        "label_counts": rm_info["label_counts"],
-        "iterations": len(rows),
-        "final_kl": out["kl"],
-        "max_kl": cfg.max_kl,
-        "reward_start": sum(rewards[:k]) / k if rewards else float("nan"),
-        "reward_end": sum(rewards[-k:]) / k if rewards else float("nan"),
-        "clip_in_band": sum(0.01 <= c <= 0.2 for c in clip) / max(1, len(clip)),
-        "clip_median": sorted(clip)[len(clip) // 2] if clip else float("nan"),
-        "low_clip_iterations": out["low_clip_iterations"],
-        "sqrt_kl_r2": figures.line_r2(steps, sqrt_kl),
-        "milestones": table,
-        "wall_time_s": elapsed,
-    }
-
-
-def _mid(summary: dict[str, Any]) -> dict[str, Any]:
-    """The milestone in the middle of the KLs reached (the original excluded)."""
-    reached = [m for m in summary["milestones"] if m["target"] > 0]
-    if not reached:
-        raise KeyError("milestones beyond the original")
-    return reached[(len(reached) - 1) // 2]
-
-
-def _judge_mid(r: RunRecord) -> Verdict:
-    s = r.summary
-    orig, mid = s["milestones"][0], _mid(s)
-    return Verdict(
-        mid["judge"] > orig["judge"],
-        f"{100 * orig['judge']:.0f}% at KL 0 -> {100 * mid['judge']:.0f}% at KL {mid['kl']:.1f}",
-    )
-
-
-def _reward_rises(r: RunRecord) -> Verdict:
-    s = r.summary
-    ok = s["reward_end"] > s["reward_start"] and s["final_kl"] <= s["max_kl"] * 1.5
-    return Verdict(
-        ok,
-        f"{s['reward_start']:.3f} -> {s['reward_end']:.3f} nats, "
-        f"stopped at KL {s['final_kl']:.2f} after {s['iterations']} updates",
-    )
-
-
-def _within_budget(r: RunRecord) -> Verdict:
-    budget = r.config.get("time_budget_s", 0.0)
-    wall = r.summary["wall_time_s"]
-    return Verdict(
-        not budget or wall <= budget,
-        f"{wall / 60:.1f} min" + (f" (budget {budget / 60:.0f})" if budget else ""),
-    )
-
-
-CRITERIA = [
-    Criterion(
-        "reward model held-out accuracy >= min_rm_accuracy",
-        lambda r: Verdict(
-            r.summary["rm_accuracy"] >= r.config["min_rm_accuracy"],
-            f"{100 * r.summary['rm_accuracy']:.1f}% (ECE {r.summary['rm_ece']:.3f})",
-        ),
-    ),
-    Criterion("mean reward rises while KL stays <= max_kl", _reward_rises),
-    Criterion(
-        "clip fraction in 1-20% for most updates",
-        lambda r: Verdict(
-            r.summary["clip_in_band"] > 0.5,
-            f"{100 * r.summary['clip_in_band']:.0f}% of updates in band "
-            f"(median {100 * r.summary['clip_median']:.1f}%)",
-        ),
-    ),
-    Criterion(
-        "sqrt(KL) roughly linear in steps (R^2 >= 0.9)",
-        lambda r: Verdict(r.summary["sqrt_kl_r2"] >= 0.9, f"R^2 = {r.summary['sqrt_kl_r2']:.3f}"),
-    ),
-    Criterion("independent judge rates a mid-KL checkpoint above the original", _judge_mid),
-    Criterion("finishes within the preset's time budget", _within_budget),
-]
 
 
 RLHF = ExperimentSpec(
@@ -472,7 +290,7 @@ RLHF = ExperimentSpec(
     title="Chapter 7: RLHF of the Shakespeare model",
     presets=PRESETS,
     run=run,
-    criteria=CRITERIA,
+    criteria=results.CRITERIA,
     figures=figures.draw,
     sections=figures.sections,
     next_steps=(

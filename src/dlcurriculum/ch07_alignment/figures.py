@@ -89,16 +89,31 @@ def draw(record: RunRecord) -> list[Path]:
         ax.legend(loc="upper left")
         paths.append(save_figure(fig, out / "reliability.png"))
 
+    bt_path = record.run_dir / "comparison_rm.json"
+    if bt_path.exists():
+        bt = json.loads(bt_path.read_text())
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.scatter(bt["heldout_label_margin"], bt["heldout_reward_gap"], s=6, alpha=0.5)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set(
+            xlabel="VADER score of chosen minus rejected",
+            ylabel="r(chosen) - r(rejected)",
+            title=f"Comparison RM on held-out pairs ({100 * bt['accuracy']:.0f}% above 0)",
+        )
+        paths.append(save_figure(fig, out / "comparison_rm.png"))
+
     table = record.summary.get("milestones", [])
     if table:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         kls = [m["kl"] for m in table]
         for key, label in (
             ("judge", "lexicon judge"),
+            ("lm_judge", "chat-LM judge"),
             ("vader", "VADER (trained the RM)"),
             ("rm_p_target", "reward model P"),
         ):
-            ax.plot(kls, [m[key] for m in table], "o-", label=label)
+            if key in table[0]:
+                ax.plot(kls, [m[key] for m in table], "o-", label=label)
         ax.set(
             xlabel="KL at milestone [nats]",
             ylabel="share / probability of target sentiment",
@@ -120,18 +135,32 @@ def sections(record: RunRecord) -> list[tuple[str, str]]:
         + ", ".join(f"{k} {v}" for k, v in counts.items())
         + f". Target sentiment: **{'negative' if cfg.get('negative') else 'positive'}**."
     )
+    lm = s.get("lm_judge")
     rows = [
         (
             f"{m['target']:g}",
             f"{m['kl']:.2f}",
             m["iteration"],
             f"{100 * m['judge']:.0f}%",
+            *([f"{100 * m['lm_judge']:.0f}%"] if lm else []),
             f"{100 * m['vader']:.0f}%",
             f"{m['rm_p_target']:.2f}",
         )
         for m in s.get("milestones", [])
     ]
-    table = markdown_table(["milestone", "KL", "iteration", "judge", "VADER", "RM P(target)"], rows)
+    head = ["milestone", "KL", "iteration", "lexicon judge", *(["LM judge"] if lm else [])]
+    table = markdown_table([*head, "VADER", "RM P(target)"], rows)
+    table = "Share of samples with the target sentiment per judge.\n\n" + table
+    if lm:
+        table += (
+            f"\n\nLM judge: `{lm['model']}` asked zero-shot for positive or negative, on the "
+            f"first {lm['samples_per_milestone']} samples of each milestone. On {lm['n']} "
+            "held-out labeled samples (non-neutral labels) it agrees with the labels "
+            f"**{100 * lm['agreement']:.0f}%** of the time, and calls "
+            f"{100 * lm['judge_positive']:.0f}% "
+            f"positive where the labels have {100 * lm['reference_positive']:.0f}%: trust its "
+            "rates only that far."
+        )
     samples = []
     for m in s.get("milestones", []):
         samples.append(f"**KL {m['kl']:.2f}** (milestone {m['target']:g}):\n")
@@ -139,6 +168,39 @@ def sections(record: RunRecord) -> list[tuple[str, str]]:
         samples.append("")
     return [
         ("Labels", labels),
+        *_comparison_section(record),
         ("Judges per KL milestone", table),
         ("Samples per KL milestone", "\n".join(samples)),
     ]
+
+
+def _comparison_section(record: RunRecord) -> list[tuple[str, str]]:
+    """The Bradley-Terry reward model's pairs, accuracy and baseline (if that stage ran)."""
+    path = record.run_dir / "comparison_rm.json"
+    if not path.exists():
+        return []
+    bt = json.loads(path.read_text())
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.1f}%"
+
+    rows = [
+        ("Bradley-Terry reward model", pct(bt["accuracy"]), pct(bt["accuracy_clear"])),
+        (
+            "happy/sad RM log P(positive)",
+            pct(bt["baseline_accuracy"]),
+            pct(bt["baseline_accuracy_clear"]),
+        ),
+    ]
+    text = (
+        f"{bt['n_prompts']} corpus prompts, two continuations each. The continuation with the "
+        f"higher VADER compound score is preferred; {bt['n_ties']} pairs whose scores differ "
+        f"by less than {bt['margin']:g} are ties and were dropped. {bt['n_train']} pairs "
+        f"trained a scalar head on a copy of the policy with -log sigma(r_chosen - "
+        f"r_rejected); {bt['n_test']} held-out pairs ({bt['n_test_clear']} clear ones, "
+        "scores apart by at least 0.5) test it. The baseline ranks the same pairs by the "
+        "happy/sad reward model's log P(positive) of each continuation alone (the text it "
+        "was trained on, one sample at a time).\n\n"
+        + markdown_table(["ranked by", "held-out pair accuracy", "clear pairs"], rows)
+    )
+    return [("Comparison reward model (Bradley-Terry)", text)]

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dlcurriculum.ch07_alignment.labels import LABELS, SKIP, LabelStore, mix_corpus
+from dlcurriculum.ch07_alignment.ratings import BlindRatings
 from dlcurriculum.core.errors import DlcError
 
 label_app = typer.Typer(
@@ -110,21 +111,21 @@ def rate(
     seed: Annotated[int, typer.Option(help="Seed that picks and shuffles the samples.")] = 0,
 ) -> None:
     """Blind rating: n samples of each source, shuffled, sources revealed only at the end."""
-    store = LabelStore(db)
+    ratings = BlindRatings(LabelStore(db))
     labeler = _labeler_name(labeler)
-    session = store.rating_session(a, b, labeler, n=n, seed=seed)
-    done, total = store.rating_progress(session)
+    session = ratings.session(a, b, labeler, n=n, seed=seed)
+    done, total = ratings.progress(session)
     out.print(f"Rating session {session}: {done}/{total} rated.")
     if done < total:
         _run_page(db, labeler, host, port, session)
-    done, total = store.rating_progress(session)
+    done, total = ratings.progress(session)
     if done < total:
         out.print(f"{done}/{total} rated; run the same command again to resume.")
         return
     table = Table(title=f"Blind rating {session} (positive +1, neutral 0, negative -1)")
     table.add_column("source")
     table.add_column("mean rating")
-    for src, mean in store.reveal(session).items():
+    for src, mean in ratings.reveal(session).items():
         table.add_row(src, f"{mean:+.2f}")
     out.print(table)
 

@@ -1,4 +1,4 @@
-"""The label store: samples, human (or synthetic) labels and blind ratings in one SQLite file.
+"""The label store: samples and human (or synthetic) labels in one SQLite file.
 
 Every label is its own transaction in a WAL-mode database with `synchronous=FULL`, so a label
 the app has confirmed survives the server being killed at any moment. The store opens a fresh
@@ -27,8 +27,6 @@ from dlcurriculum.core.errors import DlcError
 
 LABELS = ("positive", "neutral", "negative")
 SKIP = "skip"
-# Blind ratings use the same three keys; a source's mean rating is the mean of these scores.
-LABEL_SCORE = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
 SCHEMA_VERSION = 1
 # Fixed seed of the labeling order: every labeler sees the samples in the same shuffled order,
 # so model samples and corpus snippets interleave and a restart resumes at the same place.
@@ -103,24 +101,28 @@ def _order_key(source: str, text: str) -> str:
     return hashlib.sha256(f"{ORDER_SEED}\0{source}\0{text}".encode()).hexdigest()
 
 
-def _sample(row: sqlite3.Row) -> Sample:
+def sample_from_row(row: sqlite3.Row) -> Sample:
+    """The Sample of a row of the samples table."""
     return Sample(
         id=row["id"], text=row["text"], source=row["source"], meta=json.loads(row["meta"])
     )
 
 
-def _check_labeler(labeler: str) -> None:
+def check_labeler(labeler: str) -> None:
+    """DlcError if the labeler name is empty."""
     if not labeler.strip():
         raise DlcError("The labeler name is empty: pass a name, e.g. --labeler alice.")
 
 
-def _check_label(label: str, allowed: Sequence[str]) -> None:
+def check_label(label: str, allowed: Sequence[str]) -> None:
+    """DlcError naming the allowed labels if `label` is not one."""
     if label not in allowed:
         raise DlcError(f"Unknown label {label!r}: use one of {', '.join(allowed)}.")
 
 
 class LabelStore:
-    """Samples, labels and blind ratings in one SQLite file (created on first use)."""
+    """Samples and labels in one SQLite file (created on first use); blind ratings live in
+    the same file (`ratings.BlindRatings`)."""
 
     def __init__(self, path: Path) -> None:
         """Create or open the store at `path`, in WAL mode, upgrading nothing silently.
@@ -131,7 +133,7 @@ class LabelStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with self._connect() as con:
+            with self.connect() as con:
                 # WAL lets the page read while a label commits; the mode is stored in the file.
                 con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(_SCHEMA)
@@ -149,8 +151,11 @@ class LabelStore:
             raise DlcError(f"{self.path} is not a label store ({e}): pass another --db.") from e
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One connection, one transaction: commits on success, rolls back on error."""
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """One connection, one transaction: commits on success, rolls back on error.
+
+        `ratings.BlindRatings` keeps its tables in the same file through this.
+        """
         con = sqlite3.connect(self.path, timeout=30)
         con.row_factory = sqlite3.Row
         try:
@@ -165,7 +170,7 @@ class LabelStore:
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """The rows of one query, in its own connection."""
-        with self._connect() as con:
+        with self.connect() as con:
             return con.execute(sql, params).fetchall()
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
@@ -184,7 +189,7 @@ class LabelStore:
             raise DlcError("The sample source is empty: name it, e.g. 'corpus' or 'model:<run>'.")
         meta_json = json.dumps(meta or {}, sort_keys=True)
         ids = []
-        with self._connect() as con:
+        with self.connect() as con:
             for text in texts:
                 con.execute(
                     "INSERT OR IGNORE INTO samples (text, source, meta, order_key) "
@@ -202,7 +207,7 @@ class LabelStore:
         rows = self._all(
             "SELECT * FROM samples WHERE ?1 IS NULL OR source=?1 ORDER BY id", (source,)
         )
-        return [_sample(r) for r in rows]
+        return [sample_from_row(r) for r in rows]
 
     def sources(self) -> dict[str, int]:
         """Number of samples per source."""
@@ -221,12 +226,12 @@ class LabelStore:
 
     def record_many(self, items: Sequence[tuple[int, str]], labeler: str) -> None:
         """Store many `(sample_id, label)` pairs in one transaction (for synthetic labelers)."""
-        _check_labeler(labeler)
+        check_labeler(labeler)
         for _, label in items:
-            _check_label(label, (*LABELS, SKIP))
+            check_label(label, (*LABELS, SKIP))
         now = time.time()
         try:
-            with self._connect() as con:
+            with self.connect() as con:
                 con.executemany(
                     "INSERT INTO labels (uid, sample_id, labeler, label, created) "
                     "VALUES (?, ?, ?, ?, ?)",
@@ -239,7 +244,7 @@ class LabelStore:
 
     def undo(self, labeler: str) -> int | None:
         """Remove this labeler's most recent label; return its sample id (None if none)."""
-        with self._connect() as con:
+        with self.connect() as con:
             row = con.execute(
                 "SELECT id, sample_id FROM labels WHERE labeler=? ORDER BY id DESC LIMIT 1",
                 (labeler,),
@@ -265,7 +270,7 @@ class LabelStore:
             "ORDER BY s.order_key LIMIT 1",
             (labeler, source),
         )
-        return None if row is None else _sample(row)
+        return None if row is None else sample_from_row(row)
 
     def progress(self, labeler: str, source: str | None = None) -> tuple[int, int]:
         """(samples this labeler has labeled or skipped, all samples)."""
@@ -291,7 +296,7 @@ class LabelStore:
             "ORDER BY s.id, l.labeler",
             (labeler,),
         )
-        return [(_sample(r), str(r["label"])) for r in rows]
+        return [(sample_from_row(r), str(r["label"])) for r in rows]
 
     def label_counts(self) -> dict[tuple[str, str, str], int]:
         """How many samples each labeler gave each label, per source: {(labeler, source, label): n}.
@@ -340,7 +345,7 @@ class LabelStore:
         """
         records = list(_read_jsonl(Path(path)))
         new = 0
-        with self._connect() as con:
+        with self.connect() as con:
             for r in records:
                 con.execute(
                     "INSERT OR IGNORE INTO samples (text, source, meta, order_key) "
@@ -362,142 +367,6 @@ class LabelStore:
                 )
                 new += cur.rowcount
         return new
-
-    # -- blind rating ----------------------------------------------------------------------
-
-    def rating_session(
-        self, source_a: str, source_b: str, labeler: str, n: int = 20, seed: int = 0
-    ) -> int:
-        """Open a blind-rating session: n samples of each source, shuffled; return its id.
-
-        The same sources, n, seed and labeler reopen the same session: to resume it, or to
-        see its reveal again. Another seed draws a fresh session.
-
-        Raises:
-            DlcError: a source with fewer than n samples, equal sources, or n < 1.
-        """
-        _check_labeler(labeler)
-        if source_a == source_b:
-            raise DlcError("--a and --b name the same source: pick two different ones.")
-        if n < 1:
-            raise DlcError(f"--n must be at least 1, got {n}.")
-        have = self.sources()
-        for src in (source_a, source_b):
-            if have.get(src, 0) < n:
-                raise DlcError(
-                    f"Source {src!r} has {have.get(src, 0)} samples, the rating needs {n}: "
-                    f"draw more samples or lower --n. Sources here: {sorted(have) or 'none'}."
-                )
-        with self._connect() as con:
-            row = con.execute(
-                "SELECT id FROM rating_sessions WHERE source_a=? AND source_b=? AND n=? "
-                "AND seed=? AND labeler=?",
-                (source_a, source_b, n, seed, labeler),
-            ).fetchone()
-            if row is not None:
-                return int(row["id"])
-            rng = random.Random(seed)
-            chosen = []
-            for src in (source_a, source_b):
-                rows = con.execute("SELECT id FROM samples WHERE source=? ORDER BY id", (src,))
-                chosen += rng.sample([r["id"] for r in rows], n)
-            rng.shuffle(chosen)
-            cur = con.execute(
-                "INSERT INTO rating_sessions (source_a, source_b, n, seed, labeler, created) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (source_a, source_b, n, seed, labeler, time.time()),
-            )
-            session = int(cur.lastrowid or 0)
-            con.executemany(
-                "INSERT INTO rating_items VALUES (?, ?, ?)",
-                [(session, pos, sid) for pos, sid in enumerate(chosen)],
-            )
-        return session
-
-    @staticmethod
-    def _session_complete(con: sqlite3.Connection, session: int) -> bool:
-        total, rated = con.execute(
-            "SELECT COUNT(*), COUNT(r.id) FROM rating_items i LEFT JOIN ratings r "
-            "ON r.session_id=i.session_id AND r.position=i.position WHERE i.session_id=?",
-            (session,),
-        ).fetchone()
-        return bool(total) and total == rated
-
-    def next_to_rate(self, session: int) -> tuple[int, Sample] | None:
-        """(position, sample) of the first unrated item of the session; None when complete.
-
-        The sample carries its source: a page must show only its text.
-        """
-        row = self._one(
-            "SELECT i.position, s.* FROM rating_items i JOIN samples s ON s.id=i.sample_id "
-            "WHERE i.session_id=? AND NOT EXISTS (SELECT 1 FROM ratings r WHERE "
-            "r.session_id=i.session_id AND r.position=i.position) ORDER BY i.position LIMIT 1",
-            (session,),
-        )
-        return None if row is None else (int(row["position"]), _sample(row))
-
-    def rate(self, session: int, position: int, rating: str) -> None:
-        """Store one blind rating (positive/neutral/negative) in its own transaction.
-
-        Rating a position twice keeps the first rating (a resubmitted page changes nothing).
-        """
-        _check_label(rating, LABELS)
-        try:
-            self._all(
-                "INSERT OR IGNORE INTO ratings (session_id, position, rating, created) "
-                "VALUES (?, ?, ?, ?)",
-                (session, position, rating, time.time()),
-            )
-        except sqlite3.IntegrityError as e:
-            raise DlcError(f"Rating session {session} has no item {position}.") from e
-
-    def undo_rating(self, session: int) -> int | None:
-        """Remove the session's latest rating; return its position (None if none)."""
-        with self._connect() as con:
-            row = con.execute(
-                "SELECT id, position FROM ratings WHERE session_id=? ORDER BY id DESC LIMIT 1",
-                (session,),
-            ).fetchone()
-            if row is None:
-                return None
-            con.execute("DELETE FROM ratings WHERE id=?", (row["id"],))
-            return int(row["position"])
-
-    def rating_progress(self, session: int) -> tuple[int, int]:
-        """(items rated, items in the session)."""
-        row = self._one(
-            "SELECT (SELECT COUNT(*) FROM ratings WHERE session_id=?1), "
-            "(SELECT COUNT(*) FROM rating_items WHERE session_id=?1)",
-            (session,),
-        )
-        assert row is not None
-        return int(row[0]), int(row[1])
-
-    def reveal(self, session: int) -> dict[str, float]:
-        """Mean rating per source (positive=1, neutral=0, negative=-1), once all are rated.
-
-        Raises:
-            DlcError: the session is unknown or not complete yet (the sources stay hidden).
-        """
-        with self._connect() as con:
-            if not self._session_complete(con, session):
-                raise DlcError(
-                    f"Rating session {session} is unknown or not complete: rate every sample "
-                    "first (dlc label rate resumes it); sources stay hidden until then."
-                )
-            rows = con.execute(
-                "SELECT s.source, r.rating FROM ratings r JOIN rating_items i "
-                "ON i.session_id=r.session_id AND i.position=r.position "
-                "JOIN samples s ON s.id=i.sample_id WHERE r.session_id=?",
-                (session,),
-            ).fetchall()
-            order = con.execute(
-                "SELECT source_a, source_b FROM rating_sessions WHERE id=?", (session,)
-            ).fetchone()
-        scores: dict[str, list[float]] = {order["source_a"]: [], order["source_b"]: []}
-        for r in rows:
-            scores[r["source"]].append(LABEL_SCORE[r["rating"]])
-        return {src: sum(v) / len(v) for src, v in scores.items()}
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

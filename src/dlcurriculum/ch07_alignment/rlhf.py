@@ -186,6 +186,16 @@ def measure_constants(
     return RewardConstants(r.mean().item(), max(r.std().item(), 1e-6), n)
 
 
+def iteration_generator(seed: int, iteration: int, device: torch.device) -> torch.Generator:
+    """The generator of one PPO iteration, a function of the run's seed and the iteration.
+
+    Deriving it, instead of carrying one generator through the run, makes a resumed run
+    draw exactly the batch and minibatch orders an uninterrupted run would have drawn.
+    """
+    assert 0 <= seed < 2**31 and 0 <= iteration < 2**32, "seed and iteration must fit 64 bits"
+    return torch.Generator(device=device).manual_seed((seed << 32) + iteration)
+
+
 def train_ppo(
     policy: nn.Module,
     ref: nn.Module,
@@ -196,7 +206,7 @@ def train_ppo(
     settings: PPOSettings,
     constants: RewardConstants,
     logger: MetricLogger,
-    generator: torch.Generator,
+    seed: int,
     on_iteration: Callable[[int, float], None],
     ex: SimpleNamespace,
     start_iteration: int = 0,
@@ -205,8 +215,10 @@ def train_ppo(
     """Run PPO iterations until the KL reaches `max_kl` or the iterations run out.
 
     `on_iteration(i, kl)` runs before each update with the policy that sampled the batch,
-    so milestone checkpoints hold exactly the policy whose KL was measured. `ex` holds the
-    exercise functions (the learner's with --impl).
+    so milestone checkpoints hold exactly the policy whose KL was measured (and a checkpoint
+    written there resumes at that iteration). Every iteration draws from its own generator,
+    `iteration_generator(seed, i)`, so a run resumed at iteration i is identical to one that
+    never stopped. `ex` holds the exercise functions (the learner's with --impl).
 
     Returns:
         The iteration reached, the last KL, how many iterations clipped fewer than 1% of
@@ -218,6 +230,7 @@ def train_ppo(
     with progress(settings.max_iterations, "PPO", initial=start_iteration) as bar:
         for it in range(start_iteration, settings.max_iterations):
             policy.eval()
+            generator = iteration_generator(seed, it, next(policy.parameters()).device)
             tokens = sample_completions(
                 policy, tokenizer, first, settings.batch_size, settings.n_tokens, generator
             )
@@ -249,7 +262,9 @@ def train_ppo(
             policy.train()
             clipped, losses, approx = [], [], []
             for _ in range(settings.update_epochs):
-                order = torch.randperm(settings.batch_size, generator=generator)
+                order = torch.randperm(
+                    settings.batch_size, generator=generator, device=generator.device
+                )
                 for j in range(0, settings.batch_size, mb_size):
                     idx = order[j : j + mb_size].to(tokens.device)
                     new = chosen(

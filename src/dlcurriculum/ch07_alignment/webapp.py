@@ -30,6 +30,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from dlcurriculum.ch07_alignment.labels import SKIP, LabelStore
+from dlcurriculum.ch07_alignment.ratings import BlindRatings
 from dlcurriculum.core.errors import DlcError
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -175,13 +176,13 @@ class _Labeling:
 class _Rating:
     """Blind rating mode: one session's shuffled items; sources shown only when complete."""
 
-    store: LabelStore
+    ratings: BlindRatings
     session: int
     keys: ClassVar[dict[str, str]] = {k: v for k, v in KEYS.items() if v != SKIP}  # no skips
 
     def page(self) -> dict[str, Any]:
-        done, total = self.store.rating_progress(self.session)
-        nxt = self.store.next_to_rate(self.session)
+        done, total = self.ratings.progress(self.session)
+        nxt = self.ratings.next_item(self.session)
         return dict(
             title="Blind rating",
             done=done,
@@ -189,15 +190,15 @@ class _Rating:
             unit="rated (sources hidden)",
             item=nxt[0] if nxt else None,
             text=nxt[1].text if nxt else None,
-            reveal=sorted(self.store.reveal(self.session).items()) if nxt is None else None,
+            reveal=sorted(self.ratings.reveal(self.session).items()) if nxt is None else None,
             finished="",
         )
 
     def save(self, item: int, value: str) -> None:
-        self.store.rate(self.session, item, value)
+        self.ratings.rate(self.session, item, value)
 
     def undo(self) -> None:
-        self.store.undo_rating(self.session)
+        self.ratings.undo(self.session)
 
 
 def create_app(
@@ -213,13 +214,15 @@ def create_app(
     Args:
         db: the SQLite label store (created if missing).
         labeler: whose labels these are; progress and undo are per labeler.
-        session: a blind-rating session id (from `LabelStore.rating_session`); None labels.
+        session: a blind-rating session id (from `BlindRatings.session`); None labels.
         source: in labeling mode, show only samples of this source.
         allowed_hosts: Host header names served; default loopback names only.
     """
     store = LabelStore(db)
     mode: _Labeling | _Rating = (
-        _Labeling(store, labeler, source) if session is None else _Rating(store, session)
+        _Labeling(store, labeler, source)
+        if session is None
+        else _Rating(BlindRatings(store), session)
     )
 
     def page(request: Request) -> Response:

@@ -1,0 +1,254 @@
+"""The stages of `dlc run rlhf` before and after PPO, each resumable from its files.
+
+Labels (labels.sqlite), the happy/sad reward model (reward_model.pt/.json) and the
+comparison reward model (comparison_rm.pt/.json) are each skipped when their files exist,
+so a resumed run goes straight to PPO; the chat-LM judge runs after PPO.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from dlcurriculum.ch01_transformers.shakespeare import (
+    load_shakespeare_model,
+    save_shakespeare_model,
+)
+from dlcurriculum.ch07_alignment.comparisons import (
+    BTTrainSettings,
+    Comparison,
+    ScalarRewardModel,
+    label_pairs,
+    pair_accuracy,
+    rewards,
+    train_bradley_terry,
+)
+from dlcurriculum.ch07_alignment.labeler import VaderLabeler, label_synthetically, load_labels
+from dlcurriculum.ch07_alignment.labels import LabelStore
+from dlcurriculum.ch07_alignment.lm_judge import agreement, load_judge
+from dlcurriculum.ch07_alignment.reward_model import (
+    RMTrainSettings,
+    accuracy,
+    encode_texts,
+    label_ids,
+    predict_positive,
+    reliability,
+    reward_model_from,
+    soft_targets,
+    train_reward_model,
+    warm_start_labels,
+)
+from dlcurriculum.ch07_alignment.samples import (
+    SamplingSettings,
+    corpus_prompts,
+    prompt_continuations,
+    sample_meta,
+    start_id,
+    unconditional_samples,
+)
+from dlcurriculum.core import runs
+from dlcurriculum.core.errors import DlcError
+from dlcurriculum.data import load_shakespeare
+from dlcurriculum.lm import OFFLINE_DEFAULT, smollm2_dir
+
+if TYPE_CHECKING:
+    from dlcurriculum.ch07_alignment.experiments import RLHFConfig
+
+
+def stage_labels(
+    cfg: RLHFConfig, run_dir: Path, policy: Any, tokenizer: Any, checkpoint: Path
+) -> list[tuple[str, str]]:
+    """(text, label) pairs: a human-labeled database, or fresh samples labeled by VADER."""
+    if cfg.labels:
+        return load_labels(Path(cfg.labels).expanduser(), cfg.labeler or None)
+    store = LabelStore(run_dir / "labels.sqlite")
+    if not store.labeled():
+        settings = SamplingSettings(cfg.sample_tokens, 1.0, cfg.start_text, cfg.seed)
+        texts = unconditional_samples(policy, tokenizer, cfg.n_label_samples, settings)
+        meta = sample_meta(policy, checkpoint, settings)
+        store.add_samples(texts, "policy", meta)
+        label_synthetically(store, store.samples("policy"), VaderLabeler(cfg.neutral_threshold))
+    return [(s.text, lab) for s, lab in store.labeled()]
+
+
+def heldout_split(
+    cfg: RLHFConfig, pairs: list[tuple[str, str]], g: torch.Generator
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(held out, train): the reward model's split of the labeled samples."""
+    order = torch.randperm(len(pairs), generator=g).tolist()
+    n_test = max(1, round(cfg.heldout_fraction * len(pairs)))
+    return [pairs[i] for i in order[:n_test]], [pairs[i] for i in order[n_test:]]
+
+
+def stage_reward_model(
+    cfg: RLHFConfig,
+    run_dir: Path,
+    policy: Any,
+    tokenizer: Any,
+    pairs: list[tuple[str, str]],
+    ex: Any,
+) -> tuple[Any, tuple[int, int]]:
+    """Train (or reload) the reward model; write its held-out accuracy and calibration."""
+    path = run_dir / "reward_model.pt"
+    if path.exists():
+        rm, rm_tok = load_shakespeare_model(path, next(policy.parameters()).device, fast_path=True)
+        return rm, label_ids(rm_tok)
+    rm, rm_tok = reward_model_from(policy, tokenizer)
+    ids = label_ids(rm_tok)
+    g = torch.Generator().manual_seed(cfg.seed)
+    test, train = heldout_split(cfg, pairs, g)
+    first = start_id(tokenizer, cfg.start_text)
+    n_ctx = rm.cfg.n_ctx
+    tokens, last = encode_texts(tokenizer, [t for t, _ in train], first, n_ctx)
+    warm_start_labels(rm, tokens[:256].to(rm.W_U.device), last[:256].to(rm.W_U.device), ids)
+    settings = RMTrainSettings(cfg.rm_epochs, cfg.rm_batch_size, cfg.rm_lr)
+    losses = train_reward_model(
+        rm,
+        tokens,
+        last,
+        soft_targets([lab for _, lab in train]),
+        ids,
+        settings,
+        g,
+        ex.reward_model_loss,
+    )
+    test_tokens, test_last = encode_texts(tokenizer, [t for t, _ in test], first, n_ctx)
+    test_labels = [lab for _, lab in test]
+    p = predict_positive(rm, test_tokens, test_last, ids)
+    mean_p, frac, count, ece = reliability(p, test_labels)
+    counts = {
+        lab: sum(1 for _, x in pairs if x == lab) for lab in ("positive", "neutral", "negative")
+    }
+    runs.write_json(
+        run_dir / "reward_model.json",
+        {
+            "accuracy": accuracy(p, test_labels),
+            "ece": ece,
+            "label_counts": counts,
+            "n_train": len(train),
+            "n_test": len(test),
+            "n_test_non_neutral": sum(lab != "neutral" for lab in test_labels),
+            "reliability": {"mean_p": mean_p, "frac_positive": frac, "count": count},
+            "first_losses": losses[:5],
+            "last_losses": losses[-5:],
+            "labels_from": cfg.labels or "synthetic (VADER, a stand-in for human labels)",
+        },
+    )
+    save_shakespeare_model(path, rm, rm_tok)
+    return rm, ids
+
+
+def stage_comparisons(
+    cfg: RLHFConfig, run_dir: Path, policy: Any, tokenizer: Any, rm: Any, ids: tuple[int, int]
+) -> None:
+    """Bradley-Terry reward model on VADER-labeled pairs; its held-out pair accuracy.
+
+    The baseline ranks the same held-out pairs by the happy/sad reward model's
+    log P(positive) of each continuation alone (the text it was trained on).
+    """
+    path = run_dir / "comparison_rm.json"
+    if path.exists() or cfg.n_comparison_prompts == 0:
+        return
+    seed = cfg.seed + 4
+    prompts = corpus_prompts(load_shakespeare(), cfg.n_comparison_prompts, cfg.prompt_pieces, seed)
+    settings = SamplingSettings(cfg.sample_tokens, 1.0, cfg.start_text, seed)
+    rows = prompt_continuations(policy, tokenizer, prompts, 2, settings)
+    scores = VaderLabeler(cfg.neutral_threshold).scores([c for _, c in rows])
+    pairs = label_pairs(rows, scores, cfg.comparison_margin)
+    if len(pairs) < 4:
+        raise DlcError(
+            f"only {len(pairs)} of {len(prompts)} pairs are not ties: raise "
+            "n_comparison_prompts or lower comparison_margin"
+        )
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(pairs), generator=g).tolist()
+    n_test = max(2, round(cfg.heldout_fraction * len(pairs)))
+    test, train = [pairs[i] for i in order[:n_test]], [pairs[i] for i in order[n_test:]]
+    first, n_ctx = start_id(tokenizer, cfg.start_text), rm.cfg.n_ctx
+
+    def encode(batch: list[Comparison], side: str, with_prompt: bool = True) -> Any:
+        texts = [("\n" + c.prompt if with_prompt else "") + getattr(c, side) for c in batch]
+        return encode_texts(tokenizer, texts, first, n_ctx)
+
+    bt = ScalarRewardModel(policy)
+    bt_settings = BTTrainSettings(cfg.bt_epochs, cfg.rm_batch_size, cfg.bt_lr)
+    losses = train_bradley_terry(
+        bt, encode(train, "chosen"), encode(train, "rejected"), bt_settings, g
+    )
+    r_c, r_r = rewards(bt, *encode(test, "chosen")), rewards(bt, *encode(test, "rejected"))
+    base_c = predict_positive(rm, *encode(test, "chosen", False), ids).log()
+    base_r = predict_positive(rm, *encode(test, "rejected", False), ids).log()
+    clear = torch.tensor([c.margin >= 0.5 for c in test])
+    runs.write_json(
+        path,
+        {
+            "accuracy": pair_accuracy(r_c, r_r),
+            "accuracy_clear": pair_accuracy(r_c[clear], r_r[clear]) if clear.any() else None,
+            "baseline_accuracy": pair_accuracy(base_c, base_r),
+            "baseline_accuracy_clear": (
+                pair_accuracy(base_c[clear], base_r[clear]) if clear.any() else None
+            ),
+            "n_prompts": len(prompts),
+            "n_pairs": len(pairs),
+            "n_ties": len(prompts) - len(pairs),
+            "n_train": len(train),
+            "n_test": len(test),
+            "n_test_clear": int(clear.sum()),
+            "margin": cfg.comparison_margin,
+            "first_losses": losses[:5],
+            "last_losses": losses[-5:],
+            "heldout_reward_gap": (r_c - r_r).tolist(),
+            "heldout_label_margin": [c.margin for c in test],
+            "examples": [asdict(c) for c in test[:4]],
+        },
+    )
+    with runs.atomic_open(run_dir / "comparison_rm.pt", "wb") as f:
+        torch.save(bt.state_dict(), f)
+
+
+def check_judge(cfg: RLHFConfig) -> None:
+    """Fail at the start, not after PPO, if the chat-model judge's LM cannot be loaded.
+
+    Raises:
+        DlcError: `transformers` is missing, or SmolLM2's weights cannot be found.
+    """
+    if cfg.judge_lm in ("", "tiny"):
+        return
+    if importlib.util.find_spec("transformers") is None:
+        raise DlcError(
+            "the chat-model judge needs the `hf` extra: pip install 'deep-learning-curriculum[hf]', "
+            "or skip that judge with --set judge_lm="
+        )
+    if cfg.judge_lm == OFFLINE_DEFAULT:
+        smollm2_dir()  # verifies (or builds, once) the cached weights
+
+
+def lm_judge_rates(
+    cfg: RLHFConfig,
+    device: torch.device,
+    milestones: list[dict[str, Any]],
+    heldout: list[tuple[str, str]],
+) -> dict[str, Any]:
+    """The chat-LM judge's target share per milestone, and its agreement with the labels."""
+    if not cfg.judge_lm:
+        return {}
+    judge = load_judge(cfg.judge_lm, str(device))
+    texts = [t for m in milestones for t in m["texts"][: cfg.judge_lm_samples]]
+    sample = heldout[: cfg.judge_lm_agreement]
+    # one call, so that every batch is full
+    labels = judge.labels(texts + [t for t, _ in sample])
+    rates, start = [], 0
+    for m in milestones:
+        n = len(m["texts"][: cfg.judge_lm_samples])
+        rates.append(labels[start : start + n].count(cfg.target) / max(1, n))
+        start += n
+    return {
+        "model": cfg.judge_lm,
+        "samples_per_milestone": cfg.judge_lm_samples,
+        "rates": rates,
+        **agreement(labels[start:], [lab for _, lab in sample]),
+    }
