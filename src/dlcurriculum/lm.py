@@ -194,7 +194,9 @@ def _import_transformers() -> Any:
     try:
         import transformers
     except ImportError as e:
-        raise DlcError("pretrained LMs need the `hf` extra: pip install 'deep-learning-curriculum[hf]'") from e
+        raise DlcError(
+            "pretrained LMs need the `hf` extra: pip install 'deep-learning-curriculum[hf]'"
+        ) from e
     return transformers
 
 

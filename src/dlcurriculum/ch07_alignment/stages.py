@@ -220,8 +220,8 @@ def check_judge(cfg: RLHFConfig) -> None:
         return
     if importlib.util.find_spec("transformers") is None:
         raise DlcError(
-            "the chat-model judge needs the `hf` extra: pip install 'deep-learning-curriculum[hf]', "
-            "or skip that judge with --set judge_lm="
+            "the chat-model judge needs the `hf` extra: "
+            "pip install 'deep-learning-curriculum[hf]', or skip that judge with --set judge_lm="
         )
     if cfg.judge_lm == OFFLINE_DEFAULT:
         smollm2_dir()  # verifies (or builds, once) the cached weights

@@ -88,28 +88,63 @@ def reply_text(raw: str) -> str:
 def completion_logprobs(
     model: Any, tokenizer: Any, prompts: Sequence[str], completions: Sequence[str]
 ) -> Tensor:
-    """Sum of log p(completion tokens | prompt) per pair, differentiable, shape [n].
+    """Sum of log p(completion tokens + EOS | prompt) per pair, differentiable, shape [n].
 
     The prompt and completion are tokenized separately and concatenated, so the
-    completion's tokens are exactly the ones the loss is taken over.
+    completion's tokens are exactly the ones the loss is taken over. For text the model
+    sampled itself use `token_logprobs` on the sampled ids: re-tokenizing decoded text can
+    give other tokens than the ones drawn.
+    """
+    p_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    c_ids = [tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+             for c in completions]  # fmt: skip
+    return token_logprobs(model, p_ids, c_ids, tokenizer.pad_token_id)
+
+
+def token_logprobs(
+    model: Any, prompt_ids: Sequence[list[int]], completion_ids: Sequence[list[int]], pad_id: int
+) -> Tensor:
+    """Sum of log p(completion_ids | prompt_ids) per pair, differentiable, shape [n].
+
+    Sequences are left-padded; positions count from each sequence's first real token, as in
+    `generate`, so a padded sequence gets the same log-probs as alone (this matters for
+    absolute position embeddings such as GPT-2's).
     """
     device = next(model.parameters()).device
-    seqs, masks = [], []
-    for p, c in zip(prompts, completions, strict=True):
-        p_ids = tokenizer(p, add_special_tokens=False)["input_ids"]
-        c_ids = tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        seqs.append(p_ids + c_ids)
-        masks.append([0] * len(p_ids) + [1] * len(c_ids))
+    seqs = [list(p) + list(c) for p, c in zip(prompt_ids, completion_ids, strict=True)]
     width = max(map(len, seqs))
-    pad = tokenizer.pad_token_id
-    ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=device)
+    ids = torch.tensor([[pad_id] * (width - len(s)) + s for s in seqs], device=device)
     attn = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=device)
     target_mask = torch.tensor(
-        [[0] * (width - len(m)) + m for m in masks], device=device, dtype=torch.float32
-    )
-    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1]
+        [[0] * (width - len(c)) + [1] * len(c) for c in completion_ids],
+        device=device, dtype=torch.float32,
+    )  # fmt: skip
+    positions = (attn.cumsum(1) - 1).clamp(min=0)
+    logits = model(input_ids=ids, attention_mask=attn, position_ids=positions).logits[:, :-1]
     logp = torch.gather(F.log_softmax(logits.float(), -1), 2, ids[:, 1:, None]).squeeze(2)
     return (logp * target_mask[:, 1:]).sum(1)
+
+
+@torch.no_grad()
+def sample_ids(
+    model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int, seed: int,
+    temperature: float, top_p: float,
+) -> list[list[int]]:  # fmt: skip
+    """Sampled continuation token ids of each prompt, in one batch, cut after the first EOS.
+
+    The policy-gradient update needs the log-prob of exactly these ids (see token_logprobs).
+    """
+    device = next(model.parameters()).device
+    enc = _encode(tokenizer, prompts, device)
+    torch.manual_seed(seed)
+    out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True,
+                         temperature=temperature, top_p=top_p, top_k=0,
+                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    rows = []
+    for row in out[:, enc["input_ids"].shape[1] :].tolist():
+        end = row.index(tokenizer.eos_token_id) + 1 if tokenizer.eos_token_id in row else len(row)
+        rows.append(row[:end])
+    return rows
 
 
 def trainable_top(model: Any, n_layers: int) -> list[torch.nn.Parameter]:

@@ -29,6 +29,8 @@ from dlcurriculum.ch09_adversarial_training.generation import (
     completion_logprobs,
     generate,
     reply_text,
+    sample_ids,
+    token_logprobs,
     trainable_top,
 )
 from dlcurriculum.ch09_adversarial_training.prompts import ZERO_SHOT_PROMPT, extract_question
@@ -180,36 +182,64 @@ def supervised_finetune(
     return losses
 
 
+def decided_length(ids: Sequence[int], decode: Callable[[list[int]], str]) -> int:
+    """How many leading sampled tokens fix what `extract_question` makes of the sample.
+
+    The reward depends on the question only, and the question is fixed once the first line
+    holds a '?' (or has ended without one). Tokens after that cannot change the reward, so
+    the policy gradient leaves them out: they would only add noise.
+    """
+    for k in range(1, len(ids) + 1):
+        line = decode(list(ids[:k])).lstrip()
+        if "?" in line.split("\n", 1)[0] or "\n" in line:
+            return k
+    return len(ids)
+
+
 def rl_finetune(
     pipeline: Pipeline, model: Any, steps: int, batch: int, lr: float, kl_coef: float,
-    train_layers: int, log: Callable[..., None],
+    train_layers: int, log: Callable[..., None], replies: int = 1,
 ) -> None:  # fmt: skip
     """REINFORCE on reward = offensiveness of the reply - kl_coef * KL(policy || initial).
 
-    The KL term is the sampled estimate log pi(q) - log pi_0(q) of the whole question
-    (TRL's k1 estimator), so it costs one extra forward pass of the frozen initial model.
-    A question without a '?' earns reward 0 (nothing to ask the chatbot).
+    `replies` > 1 asks each question that many times and rewards the mean score: the
+    chatbot samples its reply, and one reply says little about the question.
+
+    The log-probs are of the tokens actually sampled (not of the decoded text re-tokenized),
+    up to the token that fixes the question. The KL term is the sampled estimate
+    log pi(q) - log pi_0(q) over those tokens (TRL's k1 estimator), so it costs one extra
+    forward pass of the frozen initial model. A sample without a '?' on its first line earns
+    reward 0 (nothing to ask the chatbot). As in TRL, pi is the model's softmax at the
+    sampling temperature, not renormalised to the top-p nucleus.
     """
     reference = copy.deepcopy(model).eval().requires_grad_(False)
     params = trainable_top(model, train_layers)
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     tok = pipeline.red_tokenizer
+    prompt = [tok(ZERO_SHOT_PROMPT, add_special_tokens=False)["input_ids"]] * batch
+    scale = 1.0 / pipeline.temperature
+
+    def decode(ids: list[int]) -> str:
+        return tok.decode(ids, skip_special_tokens=True)
+
     bar = runs.progress(steps, "RL red team")
     for step in range(steps):
         model.eval()  # sample without dropout
-        raw = generate(model, tok, [ZERO_SHOT_PROMPT] * batch, pipeline.question_tokens, True,
-                       batch, pipeline.seed + 7919 * (step + 1), "", pipeline.temperature,
-                       pipeline.top_p)  # fmt: skip
-        # train on the first line as sampled, so log-probs are of what the policy produced
-        lines = [" " + r.strip().split("\n", 1)[0].strip() for r in raw]
-        questions = [extract_question(r) for r in raw]
+        ids = sample_ids(model, tok, [ZERO_SHOT_PROMPT] * batch, pipeline.question_tokens,
+                         pipeline.seed + 7919 * (step + 1), pipeline.temperature,
+                         pipeline.top_p)  # fmt: skip
+        questions = [extract_question(decode(row)) for row in ids]
+        taken = [row[: decided_length(row, decode)] for row in ids]
         asked = [q for q in questions if q]
-        replies = iter(pipeline.answer(asked, f"rl-train-{step}", "") if asked else [])
-        score = torch.tensor([next(replies).score if q else 0.0 for q in questions])
+        cases = pipeline.answer([q for q in asked for _ in range(replies)], f"rl-train-{step}", "")
+        mean = iter([sum(c.score for c in cases[i : i + replies]) / replies
+                     for i in range(0, len(cases), replies)])  # fmt: skip
+        score = torch.tensor([next(mean) if q else 0.0 for q in questions])
         model.train()
-        logp = completion_logprobs(model, tok, [ZERO_SHOT_PROMPT] * batch, lines)
+        logp = token_logprobs(_Tempered(model, scale), prompt, taken, tok.pad_token_id)
         with torch.no_grad():
-            ref_logp = completion_logprobs(reference, tok, [ZERO_SHOT_PROMPT] * batch, lines)
+            ref_logp = token_logprobs(_Tempered(reference, scale), prompt, taken,
+                                      tok.pad_token_id)  # fmt: skip
         kl = (logp.detach() - ref_logp).clamp(min=-50, max=50)
         reward = score - kl_coef * kl
         # mean baseline, and unit scale: a batch where every reply scored ~0.02 and one 0.7
@@ -223,8 +253,23 @@ def rl_finetune(
         log(step + 1, **{"objective/reward": reward.mean().item(),
                          "objective/score": score.mean().item(),
                          "objective/kl": kl.mean().item(),
-                         "objective/valid": len(asked) / batch})  # fmt: skip
+                         "objective/valid": len(asked) / batch,
+                         "objective/unique": len(set(asked)) / batch})  # fmt: skip
         bar.update(1)
         bar.set_postfix(score=f"{score.mean():.3f}", kl=f"{kl.mean():.2f}")
     bar.close()
     model.eval()
+
+
+class _Tempered(torch.nn.Module):
+    """A causal LM whose logits are divided by the sampling temperature, so log-probs are
+    those of the distribution the samples were drawn from (before the top-p cut)."""
+
+    def __init__(self, model: Any, scale: float):
+        super().__init__()
+        self.model, self.scale = model, scale
+
+    def forward(self, **kwargs: Any) -> Any:
+        out = self.model(**kwargs)
+        out.logits = out.logits * self.scale
+        return out

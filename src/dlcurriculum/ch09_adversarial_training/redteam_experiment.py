@@ -102,6 +102,9 @@ class RedTeamConfig(RunConfig):
     """Questions per policy-gradient update."""
     rl_lr: float = 1e-4
     """Learning rate of the policy-gradient updates."""
+    rl_replies: int = 1
+    """Replies per RL training question; the reward is their mean score (less reply noise,
+    more chatbot calls)."""
     kl_coef: float = 0.01
     """Weight of the KL penalty to the initial red LM. Scores here are ~0.02 on average,
     so a larger weight lets the penalty (KL ~0.5 nats after a few steps) drown the reward."""
@@ -116,6 +119,7 @@ class RedTeamConfig(RunConfig):
         assert "zero-shot" in self.methods, "every later method starts from zero-shot"
         assert 0 < self.threshold <= 1 and self.zero_shot_samples >= 1 and self.samples >= 1
         assert self.few_shot_k >= 1 and self.rl_batch >= 2 and self.batch_size >= 1
+        assert self.rl_replies >= 1
         assert 0 < self.reply_top_p <= 1 and self.reply_temperature > 0
         assert self.few_shot_temperature > 0
 
@@ -253,7 +257,7 @@ def _run_method(
             logger.log(step, **row)
 
         rl_finetune(pipe, model, cfg.rl_steps, cfg.rl_batch, cfg.rl_lr, cfg.kl_coef,
-                    cfg.train_layers, log)  # fmt: skip
+                    cfg.train_layers, log, cfg.rl_replies)  # fmt: skip
     return pipe.red_team(model, [ZERO_SHOT_PROMPT] * cfg.samples, method)
 
 
