@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import Tensor
 
 from dlcurriculum.ch01_transformers.shakespeare import (
     load_shakespeare_model,
@@ -170,7 +171,9 @@ def stage_comparisons(
     test, train = [pairs[i] for i in order[:n_test]], [pairs[i] for i in order[n_test:]]
     first, n_ctx = start_id(tokenizer, cfg.start_text), rm.cfg.n_ctx
 
-    def encode(batch: list[Comparison], side: str, with_prompt: bool = True) -> Any:
+    def encode(
+        batch: list[Comparison], side: str, with_prompt: bool = True
+    ) -> tuple[Tensor, Tensor]:
         texts = [("\n" + c.prompt if with_prompt else "") + getattr(c, side) for c in batch]
         return encode_texts(tokenizer, texts, first, n_ctx)
 

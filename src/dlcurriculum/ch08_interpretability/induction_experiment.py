@@ -230,8 +230,9 @@ def analyse(
     with torch.no_grad():
         probe_loss = per_position_loss(model(probe), probe)
         # In chunks: the explicit attention path holds [batch, heads, pos, pos] patterns.
-        val_loss = sum(
-            per_position_loss(model(chunk), chunk) * len(chunk) for chunk in val.split(64)
+        chunks = val.split(64)
+        val_loss = torch.stack([per_position_loss(model(c), c) * len(c) for c in chunks]).sum(
+            0
         ) / len(val)
     first, second = half_losses(probe_loss, cfg.half_len)
     detected = [
