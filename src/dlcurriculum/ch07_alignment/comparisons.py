@@ -17,7 +17,6 @@ is a tie and is dropped (a person shown two equally flat lines would shrug).
 """
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,7 +26,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.model import Transformer, config_of
-from dlcurriculum.core.runs import progress
+from dlcurriculum.ch07_alignment.reward_model import fit
 
 
 @dataclass(frozen=True)
@@ -143,26 +142,14 @@ def train_bradley_terry(
     """
     device = next(model.parameters()).device
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.0)
-    n = len(chosen[0])
-    steps = settings.epochs * math.ceil(n / settings.batch_size)
-    losses: list[float] = []
-    model.train()
-    with progress(steps, "comparison reward model") as bar:
-        for _ in range(settings.epochs):
-            order = torch.randperm(n, generator=generator)
-            for i in range(0, n, settings.batch_size):
-                idx = order[i : i + settings.batch_size]
-                r_c = model(chosen[0][idx].to(device), chosen[1][idx].to(device))
-                r_r = model(rejected[0][idx].to(device), rejected[1][idx].to(device))
-                loss = bradley_terry_loss(r_c, r_r)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-    model.eval()
-    return losses
+
+    def loss_of(idx: Tensor) -> Tensor:
+        r_c = model(chosen[0][idx].to(device), chosen[1][idx].to(device))
+        r_r = model(rejected[0][idx].to(device), rejected[1][idx].to(device))
+        return bradley_terry_loss(r_c, r_r)
+
+    return fit(model, opt, len(chosen[0]), loss_of, settings.epochs, settings.batch_size,
+               generator, "comparison reward model")  # fmt: skip
 
 
 @torch.inference_mode()

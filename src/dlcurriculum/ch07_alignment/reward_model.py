@@ -13,7 +13,7 @@ sentiment is the model's <happy> probability renormalised over the two label tok
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -182,25 +182,42 @@ def train_reward_model(
     """
     device = next(rm.parameters()).device
     opt = torch.optim.AdamW(rm.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    n = len(tokens)
-    steps_per_epoch = math.ceil(n / settings.batch_size)
+
+    def loss_of(idx: Tensor) -> Tensor:
+        batch = tokens[idx].to(device)
+        mask = last_position_mask(last[idx].to(device), batch.shape[1])
+        return loss_fn(rm(batch), mask, p_positive[idx].to(device), *ids)  # type: ignore[no-any-return]
+
+    return fit(rm, opt, len(tokens), loss_of, settings.epochs, settings.batch_size, generator,
+               "reward model")  # fmt: skip
+
+
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    n: int,
+    loss_of: Callable[[Tensor], Tensor],
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator,
+    desc: str,
+) -> list[float]:
+    """Epochs of shuffled minibatches over `n` examples; `loss_of(indices)` gives a step's
+    loss. Returns the loss of each step; the model is left in eval mode."""
     losses: list[float] = []
-    rm.train()
-    with progress(settings.epochs * steps_per_epoch, "reward model") as bar:
-        for _ in range(settings.epochs):
+    model.train()
+    with progress(epochs * math.ceil(n / batch_size), desc) as bar:
+        for _ in range(epochs):
             order = torch.randperm(n, generator=generator)
-            for i in range(0, n, settings.batch_size):
-                idx = order[i : i + settings.batch_size]
-                batch = tokens[idx].to(device)
-                mask = last_position_mask(last[idx].to(device), batch.shape[1])
-                loss = loss_fn(rm(batch), mask, p_positive[idx].to(device), *ids)
-                opt.zero_grad(set_to_none=True)
+            for i in range(0, n, batch_size):
+                loss = loss_of(order[i : i + batch_size])
+                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                opt.step()
+                optimizer.step()
                 losses.append(loss.item())
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.3f}")
-    rm.eval()
+    model.eval()
     return losses
 
 
