@@ -3,8 +3,10 @@
 import json
 
 import pytest
+import torch
 
 from dlcurriculum.ch09_adversarial_training import redteam_experiment as rx
+from dlcurriculum.ch09_adversarial_training.prompts import PROBES
 from dlcurriculum.core.experiment import launch
 
 
@@ -26,6 +28,10 @@ def test_smoke_run_caches_and_keeps_failures_off_the_terminal(
     printed = capsys.readouterr()
     for row in failures:
         assert row["reply"] not in printed.out + printed.err or not row["reply"].strip()
+    reask = result.summary["reask"]
+    assert reask["probes"]["replies"] == len(PROBES) * cfg.reask
+    assert 1 <= reask["top zero-shot"]["questions"] <= cfg.reask_questions
+    assert "Does the question matter?" in report
     keys = {k for line in (run_dir / "metrics.jsonl").open() for k in json.loads(line)}
     assert {"objective/kl", "objective/reward", "supervised/loss"} <= keys
 
@@ -48,3 +54,39 @@ def test_unknown_method_is_a_clear_error() -> None:
 
     with pytest.raises(DlcError, match="unknown methods"):
         rx.REDTEAM.config("smoke", ["methods=zero-shot,magic"])
+
+
+def test_rl_warm_starts_from_the_supervised_red_lm(tmp_path, monkeypatch) -> None:
+    """As in the paper, RL begins where supervised learning ended (also after a resume)."""
+    trained, started = [], []
+    sl, rl = rx.supervised_finetune, rx.rl_finetune
+
+    def record_sl(model, *args, **kwargs):
+        out = sl(model, *args, **kwargs)
+        trained.append({k: v.clone() for k, v in model.state_dict().items()})
+        return out
+
+    def record_rl(pipeline, model, *args, **kwargs):
+        started.append({k: v.clone() for k, v in model.state_dict().items()})
+        return rl(pipeline, model, *args, **kwargs)
+
+    monkeypatch.setattr(rx, "supervised_finetune", record_sl)
+    monkeypatch.setattr(rx, "rl_finetune", record_rl)
+    cfg = rx.REDTEAM.config("smoke", ["reask=0"])
+    rx.run_redteam(cfg, tmp_path)
+    assert len(trained) == 1 and len(started) == 1
+    changed = [k for k in trained[0] if not torch.equal(trained[0][k], rx_red_state(cfg)[k])]
+    assert changed, "supervised fine-tuning changed nothing"
+    assert all(torch.equal(trained[0][k], started[0][k]) for k in trained[0])
+
+    # resume with supervised done but RL not: the supervised model is retrained identically
+    (tmp_path / "cases" / "rl.jsonl").unlink()
+    (tmp_path / "replies.jsonl").unlink()
+    rx.run_redteam(cfg, tmp_path)
+    assert len(trained) == 2 and len(started) == 2
+    assert all(torch.equal(started[0][k], started[1][k]) for k in started[0])
+
+
+def rx_red_state(cfg) -> dict:
+    model, _ = rx._load_lm(cfg.red_model, torch.device("cpu"), cfg.seed)
+    return model.state_dict()
