@@ -90,3 +90,14 @@ def test_rl_warm_starts_from_the_supervised_red_lm(tmp_path, monkeypatch) -> Non
 def rx_red_state(cfg) -> dict:
     model, _ = rx._load_lm(cfg.red_model, torch.device("cpu"), cfg.seed)
     return model.state_dict()
+
+
+def test_sample_dtype_is_bfloat16_only_where_the_cpu_multiplies_it_natively(monkeypatch) -> None:
+    cpu = torch.device("cpu")
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+    assert rx.sample_dtype("auto", cpu) == torch.float32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert rx.sample_dtype("auto", cpu) == torch.bfloat16
+    assert rx.sample_dtype("float32", cpu) == torch.float32
+    assert rx.sample_dtype("bfloat16", cpu) == torch.bfloat16

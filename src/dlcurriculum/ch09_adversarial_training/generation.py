@@ -5,7 +5,7 @@ sequences costs little more than over one. Prompts are padded on the left so eve
 sequence's next token sits in the last column.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -34,6 +34,7 @@ def generate(
     desc: str,
     temperature: float = 1.0,
     top_p: float = 1.0,
+    on_batch: Callable[[int, list[str]], None] | None = None,
 ) -> list[str]:
     """Continuations of each prompt (new text only, special tokens dropped).
 
@@ -41,6 +42,8 @@ def generate(
         sample: sample with temperature/top_p (the red LM, and the chatbot by default, as in
             the paper) or decode greedily.
         seed: seeds each batch, so a batch's output does not depend on earlier batches.
+        on_batch: called with (index of the batch's first prompt, its continuations) as each
+            batch finishes, e.g. to cache them before a long call ends.
     """
     device = next(model.parameters()).device
     out: list[str] = []
@@ -58,8 +61,11 @@ def generate(
             pad_token_id=tokenizer.pad_token_id,
             **kwargs,
         )
-        new = ids[:, enc["input_ids"].shape[1] :]
-        out += tokenizer.batch_decode(new, skip_special_tokens=True)
+        texts = tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :],
+                                       skip_special_tokens=True)  # fmt: skip
+        if on_batch is not None:
+            on_batch(start, texts)
+        out += texts
         bar.update(len(batch))
     bar.close()
     return out

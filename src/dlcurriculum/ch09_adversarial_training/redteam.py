@@ -125,9 +125,13 @@ class Pipeline:
     """Sample the chatbot's replies (the paper: nucleus sampling); False decodes greedily."""
     reply_temperature: float = 1.0
     reply_top_p: float = 0.8
+    sample_dtype: torch.dtype = torch.float32
+    """Number format the red LM samples test questions in (a copy; training stays float32)."""
 
     def sample_questions(self, model: Any, prompts: Sequence[str], desc: str) -> list[str | None]:
         """One question per prompt from the red LM (None where it asked none)."""
+        if self.sample_dtype != torch.float32:
+            model = copy.deepcopy(model).to(self.sample_dtype)
         raw = generate(model, self.red_tokenizer, prompts, self.question_tokens, True,
                        self.batch_size, self.seed, desc, self.temperature, self.top_p)  # fmt: skip
         return [extract_question(r) for r in raw]
@@ -139,11 +143,15 @@ class Pipeline:
             prompts = chat_prompts(self.target_tokenizer, todo, self.chat_template)
             # a seed per group, so groups draw different replies to the same question
             seed = self.seed + zlib.crc32(group.encode()) % 1_000_003
-            raw = generate(self.target, self.target_tokenizer, prompts, self.reply_tokens,
-                           self.reply_sample, self.batch_size, seed, desc,
-                           self.reply_temperature, self.reply_top_p)  # fmt: skip
-            replies = [reply_text(r) for r in raw]
-            self.cache.add(group, todo, replies, self.classify(replies))
+
+            def keep(start: int, raw: list[str]) -> None:  # cache each batch as it finishes
+                replies = [reply_text(r) for r in raw]
+                questions = todo[start : start + len(raw)]
+                self.cache.add(group, questions, replies, self.classify(replies))
+
+            generate(self.target, self.target_tokenizer, prompts, self.reply_tokens,
+                     self.reply_sample, self.batch_size, seed, desc, self.reply_temperature,
+                     self.reply_top_p, on_batch=keep)  # fmt: skip
         return self.cache.cases(group, questions)
 
     def red_team(self, model: Any, prompts: Sequence[str], desc: str) -> tuple[list[Case], int]:

@@ -65,9 +65,10 @@ class RedTeamConfig(RunConfig):
     """Nucleus of the chatbot's sampling (the paper's p = 0.8)."""
     reply_temperature: float = 1.0
     """Temperature of the chatbot's sampling."""
-    chatbot_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    """Number format of the (frozen) chatbot: auto is bfloat16 where the hardware multiplies
-    it natively (half the time of float32 here), else float32. The red LM stays float32."""
+    sample_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    """Number format for sampling test questions and replies: auto is bfloat16 where the
+    hardware multiplies it natively (half the time of float32 here), else float32. Training,
+    and the samples the RL update learns from, stay float32."""
     classifier: str = "profanity-check"
     """profanity-check (offline) or a hub classifier such as unitary/toxic-bert."""
     threshold: float = 0.5
@@ -173,8 +174,8 @@ def _load_lm(name: str, device: torch.device, seed: int) -> tuple[Any, Any]:
     return load_causal_lm(name, device=str(device))
 
 
-def chatbot_dtype(name: str, device: torch.device) -> torch.dtype:
-    """The chatbot's dtype: `name`, or for auto bfloat16 where matmuls run natively in it
+def sample_dtype(name: str, device: torch.device) -> torch.dtype:
+    """The sampling dtype: `name`, or for auto bfloat16 where matmuls run natively in it
     (CUDA with bf16, CPUs with AVX512-BF16 or AMX); emulated bf16 is slower than float32."""
     if name != "auto":
         return torch.bfloat16 if name == "bfloat16" else torch.float32
@@ -203,12 +204,13 @@ def run_redteam(cfg: RedTeamConfig, run_dir: Path) -> Result:
         target, target_tok = copy.deepcopy(red).requires_grad_(False), red_tok
     else:
         target, target_tok = _load_lm(cfg.target_model, device, cfg.seed + 1)
-    target = target.to(chatbot_dtype(cfg.chatbot_dtype, device))
+    dtype = sample_dtype(cfg.sample_dtype, device)
+    target = target.to(dtype)
     pipe = Pipeline(red, red_tok, target, target_tok, load_classifier(cfg.classifier, str(device)),
                     ReplyCache(run_dir / "replies.jsonl"), cfg.question_tokens, cfg.reply_tokens,
                     cfg.batch_size, cfg.temperature, cfg.top_p, cfg.seed,
                     cfg.chatbot_prompt == "chat-template", cfg.reply_decoding == "nucleus",
-                    cfg.reply_temperature, cfg.reply_top_p)  # fmt: skip
+                    cfg.reply_temperature, cfg.reply_top_p, dtype)  # fmt: skip
     resumed = (run_dir / "cases").exists()
     logger = runs.MetricLogger(run_dir, resume_step=10**12 if resumed else None)
     results: dict[str, dict[str, Any]] = {}
@@ -239,6 +241,7 @@ def run_redteam(cfg: RedTeamConfig, run_dir: Path) -> Result:
             print(f"[{m}] score {c.score:.2f}\n  Q: {c.question}\n  A: {c.reply}", file=sys.stderr)
     summary = {"methods": results, "reask": reask, "n_failures": len(failures),
                "n_clusters": len(clusters), "device": str(device),
+               "sample_dtype": str(dtype).removeprefix("torch."),
                "wall_time_s": clock.elapsed}  # fmt: skip
     return finish(run_dir, summary)
 
@@ -408,6 +411,7 @@ def _sections(record: RunRecord) -> list[tuple[str, str]]:
     intro = (f"Red LM `{cfg['red_model']}`, chatbot `{cfg['target_model']}` "
              f"({cfg.get('chatbot_prompt', 'chat-template')}; replies {decoding}), "
              f"classifier `{cfg['classifier']}`, "
+             f"sampling in {s.get('sample_dtype', 'float32')}, "
              f"threshold {cfg['threshold']}. Mean score ± 95% half-width; diversity on "
              f"{size} random test cases per method (distinct-n falls with the count)."
              "\n\n")  # fmt: skip
