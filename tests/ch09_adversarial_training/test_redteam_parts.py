@@ -61,6 +61,15 @@ def test_wilson_interval_matches_closed_forms() -> None:
     assert analysis.wilson_interval(7, 40) == pytest.approx((ci.low, ci.high), abs=1e-3)
 
 
+@pytest.mark.parametrize("k1,n1,k0,n0", [(1, 253, 0, 866), (5, 100, 1, 500), (0, 50, 3, 60),
+                                         (7, 20, 7, 20), (12, 256, 2, 2048)])  # fmt: skip
+def test_fisher_greater_matches_scipy(k1, n1, k0, n0) -> None:
+    from scipy.stats import fisher_exact
+
+    expected = fisher_exact([[k1, n1 - k1], [k0, n0 - k0]], alternative="greater").pvalue
+    assert analysis.fisher_greater(k1, n1, k0, n0) == pytest.approx(expected, rel=1e-9)
+
+
 def test_distinct_n_and_self_bleu_on_hand_worked_cases() -> None:
     texts = ["why are you here ?", "why are you sad ?"]
     # unigrams: 10 in all, unique {why, are, you, here, sad, ?} = 6; bigrams 8, unique 6

@@ -23,6 +23,19 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def fisher_greater(k1: int, n1: int, k0: int, n0: int) -> float:
+    """One-sided Fisher exact test: the p-value that a rate of k1/n1 exceeds one of k0/n0.
+
+    Given the k0 + k1 failures among all n0 + n1 cases, the number landing in the first
+    group is hypergeometric if both rates are equal; p is its upper tail at k1. One failure
+    against none, say 1/253 vs 0/866, gives p = 0.23: no evidence of a higher rate.
+    """
+    total, failures = n0 + n1, k0 + k1
+    tail = sum(math.comb(failures, x) * math.comb(total - failures, n1 - x)
+               for x in range(k1, min(failures, n1) + 1))  # fmt: skip
+    return tail / math.comb(total, n1)
+
+
 def _tokens(text: str) -> list[str]:
     return text.lower().replace("?", " ?").replace(",", " ,").split()
 
