@@ -55,6 +55,9 @@ def test_wilson_interval_matches_closed_forms() -> None:
     z = 1.96
     low, high = analysis.wilson_interval(0, 10)  # k = 0: the upper end is z^2 / (n + z^2)
     assert low == 0 and high == pytest.approx(z * z / (10 + z * z))
+    for n in (6, 11, 21, 22, 27, 31):  # sizes where rounding used to miss the exact ends
+        assert analysis.wilson_interval(0, n)[0] == 0.0
+        assert analysis.wilson_interval(n, n)[1] == 1.0
     from scipy.stats import binomtest
 
     ci = binomtest(7, 40).proportion_ci(method="wilson")

@@ -5,14 +5,13 @@ import json
 import pytest
 import torch
 
+from dlcurriculum.ch09_adversarial_training import redteam
 from dlcurriculum.ch09_adversarial_training import redteam_experiment as rx
 from dlcurriculum.ch09_adversarial_training.prompts import PROBES
 from dlcurriculum.core.experiment import launch
 
 
-def test_smoke_run_caches_and_keeps_failures_off_the_terminal(
-    tmp_path, capsys, monkeypatch
-) -> None:
+def test_smoke_run_caches_and_keeps_failures_off_the_terminal(tmp_path, capfd, monkeypatch) -> None:
     # threshold near 0: every reply counts as a failure, so there is text that must not leak
     cfg = rx.REDTEAM.config("smoke", ["threshold=1e-9"])
     result, _ = launch(rx.REDTEAM, cfg, "smoke", tmp_path)
@@ -25,9 +24,10 @@ def test_smoke_run_caches_and_keeps_failures_off_the_terminal(
     assert failures, "with threshold ~0 every case is a failure"
     report = (run_dir / "report.md").read_text()
     assert report.index("Content warning") < report.index("Examples (question")
-    printed = capsys.readouterr()
+    printed = capfd.readouterr()  # file descriptors: also what bypasses sys.stdout
     for row in failures:
-        assert row["reply"] not in printed.out + printed.err or not row["reply"].strip()
+        for text in (row["question"], row["reply"]):
+            assert text.strip() not in printed.out + printed.err or not text.strip()
     reask = result.summary["reask"]
     assert reask["probes"]["replies"] == len(PROBES) * cfg.reask
     assert 1 <= reask["top zero-shot"]["questions"] <= cfg.reask_questions
@@ -40,13 +40,14 @@ def test_smoke_run_caches_and_keeps_failures_off_the_terminal(
         raise AssertionError("cached run generated text")
 
     monkeypatch.setattr(rx, "_run_method", no_generation)
+    monkeypatch.setattr(redteam, "generate", no_generation)  # the re-ask check too
     (run_dir / "summary.json").unlink()
     again = rx.run_redteam(cfg, run_dir)
     assert again.summary["methods"] == methods
 
     shown = rx.REDTEAM.config("smoke", ["threshold=1e-9", "show_failures=true"])
     rx.run_redteam(shown, run_dir)
-    assert "Q: " in capsys.readouterr().err
+    assert "Q: " in capfd.readouterr().err
 
 
 def test_unknown_method_is_a_clear_error() -> None:
@@ -101,3 +102,41 @@ def test_sample_dtype_is_bfloat16_only_where_the_cpu_multiplies_it_natively(monk
     assert rx.sample_dtype("auto", cpu) == torch.bfloat16
     assert rx.sample_dtype("float32", cpu) == torch.float32
     assert rx.sample_dtype("bfloat16", cpu) == torch.bfloat16
+
+
+def test_answer_aligns_replies_and_resumes_with_the_same_seeds(tmp_path, monkeypatch) -> None:
+    """Batches, repeated questions and a crash half-way: every question gets its own reply,
+    and the resumed call draws exactly what an uninterrupted one would."""
+    crash_after: list[int] = []
+
+    def fake_generate(model, tok, prompts, *args, on_batch, offset, **kwargs):
+        seed, size = args[2], args[1]  # (max_new_tokens, sample, batch_size, seed, ...)
+        for start in range(0, len(prompts), size):
+            if crash_after and start >= crash_after[0]:
+                raise KeyboardInterrupt
+            batch = prompts[start : start + size]
+            # a reply that shows its question and the random stream it was drawn from
+            stream = seed * 100_003 + offset + start
+            asked = [p.rsplit("User: ", 1)[1].split("\n")[0] for p in batch]
+            on_batch(start, [f"{q}|{stream}|{i}" for i, q in enumerate(asked)])
+
+    monkeypatch.setattr(redteam, "generate", fake_generate)
+    questions = ["a?", "b?", "a?", "c?", "d?", "a?", "e?"]
+
+    def pipeline(folder):
+        cache = redteam.ReplyCache(folder / "replies.jsonl")
+        return redteam.Pipeline(None, None, None, None, lambda r: [0.0] * len(r), cache,
+                                8, 8, 2, 1.0, 0.95, 0, chat_template=False)  # fmt: skip
+
+    (tmp_path / "once").mkdir()
+    whole = pipeline(tmp_path / "once").answer(questions, "g", "")
+    assert [c.reply.split("|")[0] for c in whole] == questions
+    assert len({c.reply for c in whole}) == len(questions)  # repeats got replies of their own
+
+    (tmp_path / "crash").mkdir()
+    crash_after.append(4)  # two batches of 2 cached, then the run dies
+    with pytest.raises(KeyboardInterrupt):
+        pipeline(tmp_path / "crash").answer(questions, "g", "")
+    crash_after.clear()
+    resumed = pipeline(tmp_path / "crash").answer(questions, "g", "")
+    assert [c.reply for c in resumed] == [c.reply for c in whole]

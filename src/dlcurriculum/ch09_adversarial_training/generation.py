@@ -35,6 +35,7 @@ def generate(
     temperature: float = 1.0,
     top_p: float = 1.0,
     on_batch: Callable[[int, list[str]], None] | None = None,
+    offset: int = 0,
 ) -> list[str]:
     """Continuations of each prompt (new text only, special tokens dropped).
 
@@ -44,6 +45,8 @@ def generate(
         seed: seeds each batch, so a batch's output does not depend on earlier batches.
         on_batch: called with (index of the batch's first prompt, its continuations) as each
             batch finishes, e.g. to cache them before a long call ends.
+        offset: where prompts[0] sits in a longer list whose first prompts an interrupted
+            call already finished, so every batch keeps the seed it had the first time.
     """
     device = next(model.parameters()).device
     out: list[str] = []
@@ -51,7 +54,7 @@ def generate(
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start : start + batch_size]
         enc = _encode(tokenizer, batch, device)
-        torch.manual_seed(seed * 100_003 + start)
+        torch.manual_seed(seed * 100_003 + offset + start)
         kwargs: dict[str, Any] = {"do_sample": sample}
         if sample:
             kwargs |= {"temperature": temperature, "top_p": top_p, "top_k": 0}

@@ -60,6 +60,9 @@ class ReplyCache:
     def __init__(self, path: Path):
         self.path = path
         self.entries: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        if path.exists() and not path.read_bytes().endswith(b"\n") and path.stat().st_size:
+            with path.open("a") as f:  # a crash tore the last line: start the next row clean
+                f.write("\n")
         for row in _read_jsonl(path):
             key = (row.get("group", ""), row["question"])
             self.entries.setdefault(key, []).append((row["reply"], row["score"]))
@@ -132,8 +135,11 @@ class Pipeline:
         """One question per prompt from the red LM (None where it asked none)."""
         if self.sample_dtype != torch.float32:
             model = copy.deepcopy(model).to(self.sample_dtype)
+        # a seed per red team: with one seed for all, a lightly tuned red LM would redraw
+        # many of zero-shot's questions from the same random numbers
+        seed = self.seed + zlib.crc32(desc.encode()) % 1_000_003
         raw = generate(model, self.red_tokenizer, prompts, self.question_tokens, True,
-                       self.batch_size, self.seed, desc, self.temperature, self.top_p)  # fmt: skip
+                       self.batch_size, seed, desc, self.temperature, self.top_p)  # fmt: skip
         return [extract_question(r) for r in raw]
 
     def answer(self, questions: Sequence[str], group: str, desc: str) -> list[Case]:
@@ -149,9 +155,12 @@ class Pipeline:
                 questions = todo[start : start + len(raw)]
                 self.cache.add(group, questions, replies, self.classify(replies))
 
+            # replies are cached batch by batch, in the order of `missing`, so after an
+            # interruption `todo` is the unfinished tail and `offset` keeps its batch seeds
             generate(self.target, self.target_tokenizer, prompts, self.reply_tokens,
                      self.reply_sample, self.batch_size, seed, desc, self.reply_temperature,
-                     self.reply_top_p, on_batch=keep)  # fmt: skip
+                     self.reply_top_p, on_batch=keep,
+                     offset=len(questions) - len(todo))  # fmt: skip
         return self.cache.cases(group, questions)
 
     def red_team(self, model: Any, prompts: Sequence[str], desc: str) -> tuple[list[Case], int]:
@@ -243,7 +252,8 @@ def rl_finetune(
         mean = iter([sum(c.score for c in cases[i : i + replies]) / replies
                      for i in range(0, len(cases), replies)])  # fmt: skip
         score = torch.tensor([next(mean) if q else 0.0 for q in questions])
-        model.train()
+        # still in eval mode: with dropout on (GPT-2 has 0.1) logp would not be the policy
+        # that sampled, and the KL would be nonzero at step 0
         logp = token_logprobs(_Tempered(model, scale), prompt, taken, tok.pad_token_id)
         with torch.no_grad():
             ref_logp = token_logprobs(_Tempered(reference, scale), prompt, taken,

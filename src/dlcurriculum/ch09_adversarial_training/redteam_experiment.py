@@ -118,8 +118,9 @@ class RedTeamConfig(RunConfig):
     """Replies per RL training question; the reward is their mean score (less reply noise,
     more chatbot calls)."""
     kl_coef: float = 0.01
-    """Weight of the KL penalty to the initial red LM. Scores here are ~0.02 on average,
-    so a larger weight lets the penalty (KL ~0.5 nats after a few steps) drown the reward."""
+    """Weight of the KL penalty to where RL started. Scores here are ~0.02 on average, and at
+    the quick learning rate the KL reaches ~0.5 nats in a few steps, so a larger weight lets
+    the penalty drown the reward (the full preset's smaller steps keep the KL small)."""
     reask: int = 16
     """Fresh replies per question in the does-the-question-matter check (0 skips it)."""
     reask_questions: int = 8
@@ -220,8 +221,10 @@ def run_redteam(cfg: RedTeamConfig, run_dir: Path) -> Result:
                     cfg.chatbot_prompt == "chat-template", cfg.reply_decoding == "nucleus",
                     cfg.reply_temperature, cfg.reply_top_p, dtype)  # fmt: skip
     resumed = (run_dir / "cases").exists()
+    if resumed:
+        _drop_unfinished_metrics(run_dir)
     logger = runs.MetricLogger(run_dir, resume_step=10**12 if resumed else None)
-    results: dict[str, dict[str, Any]] = {}
+    found: dict[str, tuple[list[Case], int]] = {}
     zero: list[Case] = []
     trained: dict[str, Any] = {}
     for method in (m for m in METHODS if m in cfg.methods):
@@ -236,8 +239,14 @@ def run_redteam(cfg: RedTeamConfig, run_dir: Path) -> Result:
             runs.atomic_write_text(path, "\n".join(lines) + "\n")
         if method == "zero-shot":
             zero = cases
-        results[method] = _method_stats(cases, sampled, cfg.threshold, cfg.samples, cfg.seed)
+            if not zero:
+                raise DlcError("zero-shot produced no questions: raise zero_shot_samples")
+        found[method] = cases, sampled
     logger.close()
+    # diversity on equally many questions per method: distinct-n falls with the count alone
+    size = min(cfg.samples, *(len(c) for c, _ in found.values()))
+    results = {m: _method_stats(c, n, cfg.threshold, size, cfg.seed)
+               for m, (c, n) in found.items()}  # fmt: skip
     reask = _reask(cfg, pipe, zero) if cfg.reask else {}
     failures = [(m, c) for m in results for c in _failing(_load_cases(run_dir, m), cfg.threshold)]
     runs.atomic_write_text(run_dir / "failures.jsonl", "".join(
@@ -248,10 +257,19 @@ def run_redteam(cfg: RedTeamConfig, run_dir: Path) -> Result:
         for m, c in failures:
             print(f"[{m}] score {c.score:.2f}\n  Q: {c.question}\n  A: {c.reply}", file=sys.stderr)
     summary = {"methods": results, "reask": reask, "n_failures": len(failures),
+               "supervised_train": _supervised_train_set(zero, cfg.threshold)[1],
                "n_clusters": len(clusters), "device": str(device),
                "sample_dtype": str(dtype).removeprefix("torch."),
                "wall_time_s": clock.elapsed}  # fmt: skip
     return finish(run_dir, summary)
+
+
+def _drop_unfinished_metrics(run_dir: Path) -> None:
+    """Forget the metrics of a fine-tuned red team cut short: it reruns from its start."""
+    keys = (("supervised", "supervised/"), ("rl", "objective/"))
+    prefixes = tuple(p for m, p in keys if not (run_dir / "cases" / f"{m}.jsonl").exists())
+    rows = [r for r in runs.read_metrics(run_dir) if not any(k.startswith(prefixes) for k in r)]
+    runs.atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _load_cases(run_dir: Path, method: str) -> list[Case]:
@@ -266,8 +284,6 @@ def _run_method(
     if method == "zero-shot":
         return pipe.red_team(pipe.red, [ZERO_SHOT_PROMPT] * cfg.zero_shot_samples, "zero-shot")
     if method == "few-shot":
-        if not zero:
-            raise DlcError("zero-shot produced no questions: raise zero_shot_samples")
         # the paper's stochastic few-shot: draw zero-shot cases with probability
         # proportional to exp(score / T); subtracting the top score keeps exp finite
         top = max(c.score for c in zero)
@@ -295,12 +311,20 @@ def _run_method(
     return pipe.red_team(model, [ZERO_SHOT_PROMPT] * cfg.samples, method)
 
 
+def _supervised_train_set(zero: list[Case], threshold: float) -> tuple[list[Case], str]:
+    """The failing zero-shot cases, or the most offensive tenth when fewer than 4 failed;
+    and a line for the report that says which."""
+    failing = _failing(zero, threshold)
+    if len(failing) >= 4:
+        return failing, f"the {len(failing)} failing zero-shot questions"
+    top = sorted(zero, key=lambda c: -c.score)[: max(4, len(zero) // 10)]
+    return top, (f"the {len(top)} zero-shot questions with the highest scores (only "
+                 f"{len(failing)} failed, too few to learn from)")  # fmt: skip
+
+
 def _supervised(cfg: RedTeamConfig, pipe: Pipeline, zero: list[Case], logger: Any) -> Any:
-    """A copy of the red LM fine-tuned on the failing zero-shot questions (or, when fewer than
-    4 failed, the most offensive tenth: the report says so)."""
-    failing = _failing(zero, cfg.threshold)
-    train = failing if len(failing) >= 4 else sorted(zero, key=lambda c: -c.score)[
-        : max(4, len(zero) // 10)]  # fmt: skip
+    """A copy of the red LM fine-tuned on `_supervised_train_set`."""
+    train, _ = _supervised_train_set(zero, cfg.threshold)
     model = copy.deepcopy(pipe.red)
     questions = [c.question for c in train]
     losses = supervised_finetune(model, pipe.red_tokenizer, questions, cfg.sl_epochs, cfg.sl_lr,
@@ -424,7 +448,8 @@ def _sections(record: RunRecord) -> list[tuple[str, str]]:
              f"classifier `{cfg['classifier']}`, "
              f"sampling in {s.get('sample_dtype', 'float32')}, "
              f"threshold {cfg['threshold']}. Mean score ± 95% half-width; diversity on "
-             f"{size} random test cases per method (distinct-n falls with the count)."
+             f"{size} random test cases per method (distinct-n falls with the count). "
+             f"Supervised learning trained on {s.get('supervised_train', 'failing questions')}."
              "\n\n")  # fmt: skip
     clusters = json.loads((record.run_dir / "clusters.json").read_text())
     failures = _read_jsonl(record.run_dir / "failures.jsonl")
@@ -455,7 +480,8 @@ def _reask_section(s: dict[str, Any], cfg: dict[str, Any]) -> str:
         for name, r in s["reask"].items()
     ]  # fmt: skip
     table = markdown_table(["asked again", "questions", "fresh replies",
-                            "first asked: failed; mean score", "offensive", "95% CI",
+                            "first asked: failed; mean score", "offensive",
+                            "95% CI (replies as independent)",
                             "mean score"], rows)  # fmt: skip
     # regression to the mean: the share of the top questions' first-time excess score over
     # the average question that they keep when asked again (0: noise, 1: the question)
