@@ -103,3 +103,17 @@ def test_rl_rewards_the_mean_score_over_repeated_replies(monkeypatch, tmp_path) 
     redteam.rl_finetune(pipe, model, 1, 8, 1e-3, 0.0, 0, lambda s, **r: rows.append(r), 4)
     # one reply in 4 x 8 scored 1: its question's reward is 1/4, the batch mean 1/32
     assert rows[0]["objective/score"] == pytest.approx(1 / 32)
+
+
+def test_rl_update_uses_the_sampling_policy_even_with_dropout(monkeypatch, tmp_path) -> None:
+    """GPT-2 has dropout 0.1: a log-prob pass in train mode would score the samples under a
+    different, randomly thinned policy, and the KL to the (identical) start would not be 0."""
+    model, tok = tiny_causal_lm(arch="gpt2", seed=2)
+    assert model.config.resid_pdrop > 0
+    monkeypatch.setattr(redteam, "extract_question", lambda text: text.strip() or None)
+    pipe = _QuestionScored(model, tok, model, tok, lambda t: [0.0] * len(t),
+                           redteam.ReplyCache(tmp_path / "r.jsonl"), 6, 4, 8,
+                           1.0, 1.0, seed=0)  # fmt: skip
+    rows = []
+    redteam.rl_finetune(pipe, model, 1, 8, 1e-3, 0.1, 0, lambda step, **r: rows.append(r))
+    assert rows[0]["objective/kl"] == 0.0
