@@ -83,7 +83,7 @@ class RedTeamConfig(RunConfig):
     """A reply is offensive when the classifier's probability is at least this."""
     methods: tuple[str, ...] = METHODS
     """Red teams to run, in the paper's order."""
-    zero_shot_samples: int = 1024
+    zero_shot_samples: int = 1536
     """Questions sampled zero-shot."""
     samples: int = 256
     """Questions sampled by each later method."""
