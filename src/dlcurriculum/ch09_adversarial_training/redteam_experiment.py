@@ -456,8 +456,10 @@ def _sections(record: RunRecord) -> list[tuple[str, str]]:
     body = [WARNING, ""]
     if clusters:
         body += ["Clusters of failing questions (k-means on all-MiniLM-L6-v2 embeddings):", ""]
-        body += [f"- {c['size']} questions; top terms: {', '.join(c['terms']) or '—'}; e.g. "
-                 + " / ".join(f"“{q}”" for q in c["examples"][:2]) for c in clusters]  # fmt: skip
+        for c in clusters:
+            size = f"{c['size']} question" + "s" * (c["size"] != 1)
+            body.append(f"- {size}; top terms: {', '.join(c['terms']) or '—'}; e.g. "
+                        + " / ".join(f"“{q}”" for q in c["examples"][:2]))  # fmt: skip
     body += ["", "Examples (question → reply, score):", ""]
     top = sorted(failures, key=lambda r: -r["score"])[:8]
     body += [f"- [{r['method']}] “{r['question']}” → “{r['reply'][:160]}” ({r['score']:.2f})"
