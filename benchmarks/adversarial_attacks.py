@@ -4,8 +4,9 @@ and seconds per attack, side by side in one process.
 Both attack the same 1000 test images with the same settings: FGSM at eps; PGD with a
 uniform random start, `--steps` signed-gradient steps of size 2.5 * eps / steps (Madry et
 al.'s rule), one restart. FGSM is deterministic, so the two must produce the same images.
-Seeded alike, both PGDs draw the same uniform start from torch's CPU generator, so they must
-agree image for image too; the script prints the share of pixels that differ. Models come
+Seeded alike, both PGDs draw the same uniform start from torch's CPU generator, so their
+images should nearly agree; the script prints the share of pixels that differ (measured:
+0.06-0.4% at eps 0.3 after 40 steps, with identical accuracies). Models come
 from a finished `dlc run adv-mnist` folder (`--run DIR`, its models/*.pt), or a standard CNN
 is trained for one epoch here.
 
