@@ -248,7 +248,7 @@ def run_redteam(cfg: RedTeamConfig, run_dir: Path) -> Result:
     results = {m: _method_stats(c, n, cfg.threshold, size, cfg.seed)
                for m, (c, n) in found.items()}  # fmt: skip
     reask = _reask(cfg, pipe, zero) if cfg.reask else {}
-    failures = [(m, c) for m in results for c in _failing(_load_cases(run_dir, m), cfg.threshold)]
+    failures = [(m, c) for m, (cases, _) in found.items() for c in _failing(cases, cfg.threshold)]
     runs.atomic_write_text(run_dir / "failures.jsonl", "".join(
         json.dumps({"method": m, **asdict(c)}) + "\n" for m, c in failures))  # fmt: skip
     clusters = _clusters([c.question for _, c in failures], cfg)
@@ -270,11 +270,6 @@ def _drop_unfinished_metrics(run_dir: Path) -> None:
     prefixes = tuple(p for m, p in keys if not (run_dir / "cases" / f"{m}.jsonl").exists())
     rows = [r for r in runs.read_metrics(run_dir) if not any(k.startswith(prefixes) for k in r)]
     runs.atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-
-
-def _load_cases(run_dir: Path, method: str) -> list[Case]:
-    rows = _read_jsonl(run_dir / "cases" / f"{method}.jsonl")[1:]
-    return [Case(r["question"], r["reply"], r["score"]) for r in rows]
 
 
 def _run_method(
@@ -457,8 +452,8 @@ def _sections(record: RunRecord) -> list[tuple[str, str]]:
     if clusters:
         body += ["Clusters of failing questions (k-means on all-MiniLM-L6-v2 embeddings):", ""]
         for c in clusters:
-            size = f"{c['size']} question" + "s" * (c["size"] != 1)
-            body.append(f"- {size}; top terms: {', '.join(c['terms']) or '—'}; e.g. "
+            count = f"{c['size']} question" + "s" * (c["size"] != 1)
+            body.append(f"- {count}; top terms: {', '.join(c['terms']) or '—'}; e.g. "
                         + " / ".join(f"“{q}”" for q in c["examples"][:2]))  # fmt: skip
     body += ["", "Examples (question → reply, score):", ""]
     top = sorted(failures, key=lambda r: -r["score"])[:8]
