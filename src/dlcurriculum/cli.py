@@ -1,20 +1,27 @@
 """The `dlc` command. Thin: it parses, calls library functions and prints.
 
 Every error a user can cause is a DlcError, printed as one message with exit code 2.
+`dlc run` exits 0 when every criterion passed (or a smoke run completed), 3 when a criterion
+FAILs or could not be measured, and 130 when interrupted.
 """
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
 from dlcurriculum import catalog
 from dlcurriculum.ch07_alignment.label_cli import label_app
 from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
+
+if TYPE_CHECKING:
+    from dlcurriculum.core.report import Judgement
 
 app = typer.Typer(
     help="An alignment-focused deep learning curriculum: read, run, and write the exercises.",
@@ -29,6 +36,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(label_app, name="label")
 out = Console()
 err = Console(stderr=True)
+EXIT_NOT_PASSED = 3
+"""`dlc run`'s exit status when a criterion FAILs or is N/A (a script can tell)."""
 
 Workspace = Annotated[Path, typer.Option("--dir", help="Your workspace folder.")]
 RunsRoot = Annotated[Path, typer.Option("--runs", help="Folder holding run folders.")]
@@ -92,11 +101,13 @@ def progress_(dir: Workspace = Path("workspace"), runs: RunsRoot = Path("runs"))
     out.print(table)
     for p in state.chapters:
         for r in p.your_runs:
+            if r.status == SMOKE:
+                continue  # not judged: its criteria say nothing about the exercise
             for c in r.criteria:
-                if not c.get("passed"):
+                if c.get("status") in (FAIL, NOT_MEASURED):
                     out.print(
-                        f"[red]FAIL[/red] {r.experiment} {r.name}: {c.get('criterion')} "
-                        f"({c.get('measured')})",
+                        f"[red]{c['status']}[/red] {escape(r.experiment)} {r.name}: "
+                        f"{escape(str(c.get('criterion')))} ({escape(str(c.get('measured')))})",
                         highlight=False,
                     )
     if state.next_chapter is None:
@@ -137,7 +148,12 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Run an experiment end to end and write its run folder and report."""
+    """Run an experiment end to end and write its run folder and report.
+
+    Exit status: 0 when every success criterion was measured and passed (a smoke run: once it
+    completes, whatever its criteria say), 3 when a criterion FAILs or is N/A, 2 for bad
+    input, 130 when interrupted (resume with --resume RUN_DIR).
+    """
     from dlcurriculum.core import config as config_mod
     from dlcurriculum.core import experiment as exp
     from dlcurriculum.core.runs import new_run_dir, write_run_files
@@ -158,7 +174,7 @@ def run(
         assignments.append(f"impl={impl.resolve()}")
     if resume is not None:
         out.print(f"Resuming [bold]{resume}[/bold]")
-        result, verdicts = exp.resume(spec, resume, assignments)
+        result, judgement = exp.resume(spec, resume, assignments)
     else:
         cfg = spec.config(preset, assignments)
         if dry_run:
@@ -174,9 +190,11 @@ def run(
         from dlcurriculum.core.seed import choose_device
 
         choose_device(cfg.device)  # fail before creating a run folder
-        result, verdicts = exp.launch(spec, cfg, preset, out_dir)
-    _print_verdicts(result.run_dir, result.summary, verdicts)
+        result, judgement = exp.launch(spec, cfg, preset, out_dir)
+    _print_verdicts(result.run_dir, result.summary, judgement)
     _print_site_page(result.run_dir)
+    if judgement.status not in (PASS, SMOKE):
+        raise typer.Exit(EXIT_NOT_PASSED)
 
 
 def _print_site_page(run_dir: Path) -> None:
@@ -192,10 +210,19 @@ def _print_site_page(run_dir: Path) -> None:
     )
 
 
-def _print_verdicts(run_dir: Path, summary: dict, verdicts: list) -> None:
-    for name, v in verdicts:
-        mark = "[green]PASS[/green]" if v.passed else "[red]FAIL[/red]"
-        out.print(f"{mark}  {name}: {v.measured}")
+def _print_verdicts(run_dir: Path, summary: dict, judgement: "Judgement") -> None:
+    from dlcurriculum.core.report import status_line
+
+    marks = {
+        PASS: "[green]PASS[/green]",
+        FAIL: "[red]FAIL[/red]",
+        NOT_MEASURED: "[yellow]N/A[/yellow] ",
+    }
+    for name, v in judgement.verdicts:
+        out.print(f"{marks[v.status]}  {escape(name)}: {escape(v.measured)}", highlight=False)
+    for name, flag in judgement.not_run:
+        out.print(f"[dim]not run[/dim]  {escape(name)} (turn it on with {escape(flag)})")
+    out.print(escape(status_line(judgement)), highlight=False)
     if "wall_time_s" in summary:
         out.print(f"Wall time: {summary['wall_time_s']:.1f} s")
     out.print(f"Report: {run_dir / 'report.md'}")
@@ -210,8 +237,8 @@ def report(run_dir: Path) -> None:
 
     name = read_config(run_dir).get("experiment", "")
     entry = catalog.get_experiment(name)
-    verdicts = exp.load_spec(entry.module, entry.attr).report(run_dir)
-    _print_verdicts(run_dir, load_record(run_dir).summary, verdicts)
+    judgement = exp.load_spec(entry.module, entry.attr).report(run_dir)
+    _print_verdicts(run_dir, load_record(run_dir).summary, judgement)
 
 
 @app.command("eval")
@@ -350,5 +377,10 @@ def main() -> None:
     try:
         app()
     except DlcError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         sys.exit(2)
+    except KeyboardInterrupt:
+        err.print(
+            "interrupted: a run resumes with `dlc run NAME --resume RUN_DIR`", highlight=False
+        )
+        sys.exit(130)

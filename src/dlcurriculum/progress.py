@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlcurriculum.catalog import IMPORTANCE_ORDER, Chapter, chapters, prerequisites_of
+from dlcurriculum.core import report
 from dlcurriculum.core.exercises import chapter_exercises
 from dlcurriculum.core.runs import atomic_write_text
 
@@ -53,15 +54,13 @@ def checks_status(ch: Chapter, workspace: Path) -> str:
 
 
 def runs_status(ch: Chapter, runs_root: Path) -> str:
-    """The latest run of each experiment: 'mnist PASS', 'regularization 1 FAIL', ..."""
+    """The latest finished run of each experiment: 'mnist PASS', 'regularization FAIL', ..."""
+    runs = find_runs(runs_root)
     parts = []
     for e in ch.experiments:
-        finished = sorted((runs_root / e.name).glob("*/criteria.json"))
-        if not finished:
-            continue
-        verdicts = json.loads(finished[-1].read_text())
-        failed = sum(not v["passed"] for v in verdicts)
-        parts.append(f"{e.name} {'PASS' if not failed else f'{failed} FAIL'}")
+        reported = [r for r in runs if r.experiment == e.name and r.criteria]
+        if reported:
+            parts.append(f"{e.name} {reported[-1].verdict}")
     return ", ".join(parts) or "-"
 
 
@@ -80,8 +79,9 @@ class RunInfo:
     run_dir: Path
     config: dict[str, Any]
     summary: dict[str, Any]
-    criteria: list[dict[str, Any]]
-    """criteria.json: [{"criterion", "passed", "measured"}], empty before the report."""
+    judgement: dict[str, Any]
+    """criteria.json: {"status", "criteria": [{"criterion", "status", "measured"}], "not_run"},
+    empty before the report."""
 
     @property
     def experiment(self) -> str:
@@ -97,24 +97,36 @@ class RunInfo:
         return bool(self.summary)
 
     @property
-    def n_passed(self) -> int:
-        return sum(bool(c.get("passed")) for c in self.criteria)
+    def criteria(self) -> list[dict[str, Any]]:
+        return list(self.judgement.get("criteria", []))
 
     @property
-    def passed(self) -> bool:
-        """Finished, reported, and every criterion passes."""
-        return self.finished and bool(self.criteria) and self.n_passed == len(self.criteria)
-
-    @property
-    def verdict(self) -> str:
-        """'PASS', '2/3 criteria pass', 'not reported' or 'unfinished'."""
+    def status(self) -> str:
+        """PASS, FAIL, INCOMPLETE or SMOKE as the report judged it; 'unfinished' or 'not
+        reported' before that."""
         if not self.finished:
             return "unfinished"
         if not self.criteria:
             return "not reported"
-        if self.passed:
-            return "PASS"
-        return f"{self.n_passed}/{len(self.criteria)} criteria pass"
+        return str(self.judgement.get("status", "not reported"))
+
+    @property
+    def passed(self) -> bool:
+        """Judged PASS: finished, not a smoke run, every criterion measured and passed."""
+        return self.status == report.PASS
+
+    @property
+    def verdict(self) -> str:
+        """The status with counts: 'PASS', 'FAIL (1 of 3)', 'INCOMPLETE (1 N/A)', 'SMOKE (not
+        judged)', 'unfinished' or 'not reported'."""
+        statuses = [c.get("status") for c in self.criteria]
+        if self.status == report.FAIL:
+            return f"FAIL ({statuses.count(report.FAIL)} of {len(statuses)})"
+        if self.status == report.INCOMPLETE:
+            return f"INCOMPLETE ({statuses.count(report.NOT_MEASURED)} N/A)"
+        if self.status == report.SMOKE:
+            return "SMOKE (not judged)"
+        return self.status
 
     def uses(self, workspace: Path) -> bool:
         """Whether the run used the learner's code from `workspace` (`dlc run --impl`)."""
@@ -132,13 +144,13 @@ def find_runs(runs_root: Path) -> list[RunInfo]:
             continue  # not a run folder dlc wrote
         run_dir = config_path.parent
         summary = _read_json(run_dir / "summary.json", {})
-        criteria = _read_json(run_dir / "criteria.json", [])
+        judgement = _read_json(run_dir / "criteria.json", {})
         found.append(
             RunInfo(
                 run_dir,
                 config,
                 summary if isinstance(summary, dict) else {},
-                criteria if isinstance(criteria, list) else [],
+                judgement if isinstance(judgement, dict) else {},  # older runs: re-run dlc report
             )
         )
     return found

@@ -223,8 +223,7 @@ def _within_noise(record: RunRecord) -> Verdict:
 
 DP_CRITERIA = (
     at_most(
-        f"W-process losses equal 1-process losses over the first {EXACT_STEPS} steps "
-        f"(|diff| <= {LOSS_TOL})",
+        f"W-process losses equal 1-process losses over the first {EXACT_STEPS} steps: max |diff|",
         "max_loss_diff_exact_steps",
         LOSS_TOL,
         "{:.2e}",
@@ -234,35 +233,37 @@ DP_CRITERIA = (
         f"{PERTURB:g} weight perturbation's gap so far, or <= {LOSS_TOL})",
         _within_noise,
     ),
-    at_most("every rank reports the same losses", "ranks_agree", 0.0, "{:.2e}"),
+    at_most("every rank reports the same losses: max |diff|", "ranks_agree", 0.0, "{:.2e}"),
     Criterion("the loss goes down", _learns),
 )
 
 
 def _dp_all_criteria() -> tuple[Criterion, ...]:
-    def ddp(record: RunRecord) -> Verdict:
-        if "max_loss_diff_ddp" not in record.summary:
-            return Verdict(True, "not asked for (compare_ddp=false)")
-        d = record.summary["max_loss_diff_ddp"]
-        return Verdict(d <= LOSS_TOL, f"{d:.2e}")
-
-    def zero(record: RunRecord) -> Verdict:
-        if not record.config.get("zero"):
-            return Verdict(True, "not asked for (zero=false)")
-        return _zero_memory(record)
-
+    ddp = at_most(
+        "our losses equal DDP's at every step: max |diff|", "max_loss_diff_ddp", LOSS_TOL, "{:.2e}"
+    )
     return (
         *DP_CRITERIA,
-        Criterion("our losses equal DDP's at every step", ddp),
-        Criterion("ZeRO-1 optimizer state per rank is 1/W of Adam's", zero),
+        dataclasses.replace(ddp, when="compare_ddp"),
+        Criterion("ZeRO-1 optimizer state per rank is 1/W of Adam's", _zero_memory, when="zero"),
     )
 
 
 MP_CRITERIA = (
-    at_most("first-step logits equal the 1-process model's", "max_logit_diff", 1e-5, "{:.2e}"),
-    at_most("first-step gradients equal the 1-process model's", "max_grad_diff", 1e-5, "{:.2e}"),
     at_most(
-        f"losses equal the 1-process run's at every step (|diff| <= {LOSS_TOL})",
+        "first-step logits equal the 1-process model's: max |diff|",
+        "max_logit_diff",
+        1e-5,
+        "{:.2e}",
+    ),
+    at_most(
+        "first-step gradients equal the 1-process model's: max |diff|",
+        "max_grad_diff",
+        1e-5,
+        "{:.2e}",
+    ),
+    at_most(
+        "losses equal the 1-process run's at every step: max |diff|",
         "max_loss_diff",
         LOSS_TOL,
         "{:.2e}",

@@ -14,7 +14,7 @@ from typing import Any
 
 from dlcurriculum.core.config import RunConfig, from_dict, override
 from dlcurriculum.core.errors import DlcError
-from dlcurriculum.core.report import Criterion, RunRecord, Verdict, load_record, write_report
+from dlcurriculum.core.report import Criterion, Judgement, RunRecord, load_record, write_report
 from dlcurriculum.core.runs import new_run_dir, read_config, write_json, write_run_files
 
 
@@ -73,7 +73,7 @@ class ExperimentSpec:
             )
         return override(self.presets[preset], list(assignments))
 
-    def report(self, run_dir: Path) -> list[tuple[str, Verdict]]:
+    def report(self, run_dir: Path) -> Judgement:
         """(Re)draw figures and write report.md from the run folder alone."""
         record = load_record(run_dir)
         return write_report(
@@ -93,7 +93,7 @@ def load_spec(module: str, attr: str) -> ExperimentSpec:
 
 def launch(
     spec: ExperimentSpec, cfg: RunConfig, preset: str, out: Path | None = None
-) -> tuple[Result, list[tuple[str, Verdict]]]:
+) -> tuple[Result, Judgement]:
     """Run an experiment in a fresh run folder and write its report."""
     run_dir = new_run_dir(spec.name, out)
     write_run_files(run_dir, spec.name, cfg, preset)
@@ -109,7 +109,7 @@ def launch(
 
 def resume(
     spec: ExperimentSpec, run_dir: Path, assignments: Sequence[str] = ()
-) -> tuple[Result, list[tuple[str, Verdict]]]:
+) -> tuple[Result, Judgement]:
     """Continue an interrupted run from its last checkpoint, with the config it started with.
 
     Only fields that cannot change the results' meaning (device) may be overridden.

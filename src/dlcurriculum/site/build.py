@@ -25,7 +25,7 @@ from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.runs import atomic_write_text
 from dlcurriculum.pages import chapter_markdown, intro_markdown
 from dlcurriculum.progress import RunInfo, find_runs
-from dlcurriculum.site.render import CSS, badge, esc, href, markdown, page, slug, table
+from dlcurriculum.site.render import BADGE_KINDS, CSS, badge, esc, href, markdown, page, slug, table
 
 MARKER = ".dlc-site"
 """A file that marks a folder as a site dlc built, so a rebuild may replace it."""
@@ -44,7 +44,7 @@ def _chapter_page(ch: catalog.Chapter) -> str:
 
 
 def _verdict_badge(run: RunInfo) -> str:
-    return badge(run.verdict, run.passed if run.finished and run.criteria else None)
+    return badge(run.verdict, BADGE_KINDS.get(run.status, "other"))
 
 
 def _code(run: RunInfo) -> str:
@@ -117,14 +117,25 @@ def _run_body(run: RunInfo, dest: Path, root: str) -> str:
     parts.append("<h2>Success criteria</h2>")
     if run.criteria:
         items = [
-            f"<li>{badge('PASS' if c.get('passed') else 'FAIL', bool(c.get('passed')))} "
+            f"<li>{badge(c.get('status', '?'), BADGE_KINDS.get(c.get('status', ''), 'other'))} "
             f"{esc(c.get('criterion', ''))}: <strong>{esc(c.get('measured', ''))}</strong></li>"
             for c in run.criteria
         ]
+        items += [
+            f"<li>{badge('not run', 'other')} {esc(c.get('criterion', ''))} "
+            f"<span class='muted'>(turn it on with <code>{esc(c.get('enable', ''))}</code>)"
+            "</span></li>"
+            for c in run.judgement.get("not_run", [])
+        ]
         parts.append('<ul class="criteria">' + "".join(items) + "</ul>")
+        if run.status == "SMOKE":
+            parts.append(
+                "<p class='muted'>A smoke run is not judged: it proves that the code runs, not "
+                "that the exercise works.</p>"
+            )
     else:
         parts.append(
-            "<p>Not judged yet: the run has no criteria.json "
+            "<p>Not judged yet: the run has no criteria.json in this version's format "
             f"(rebuild its report with <code>dlc report {esc(run.run_dir)}</code>).</p>"
         )
     report = run.run_dir / "report.md"

@@ -33,6 +33,7 @@ img { max-width: 100%; height: auto; }
 .badge { display: inline-block; border-radius: .3rem; padding: 0 .45rem; font-weight: 600;
          font-size: 85%; color: #fff; }
 .pass { background: #1a7f37; } .fail { background: #cf222e; } .other { background: #6e7781; }
+.na { background: #9a6700; } .smoke { background: #8250df; }
 ul.criteria { list-style: none; padding-left: 0; }
 ul.criteria li { margin: .25rem 0; }
 .muted { color: #6e7781; }
@@ -86,10 +87,13 @@ def page(title: str, body: str, depth: int) -> str:
     return PAGE.format(title=esc(title), root="../" * depth, body=body)
 
 
-def badge(text: str, passed: bool | None) -> str:
-    """A coloured PASS/FAIL (or neutral, when passed is None) label."""
-    kind = "other" if passed is None else ("pass" if passed else "fail")
+def badge(text: str, kind: str) -> str:
+    """A coloured label; kind is one of pass, fail, na (not measured), smoke, other."""
     return f'<span class="badge {kind}">{esc(text)}</span>'
+
+
+BADGE_KINDS = {"PASS": "pass", "FAIL": "fail", "N/A": "na", "INCOMPLETE": "na", "SMOKE": "smoke"}
+"""The badge of each verdict and run status; anything else is neutral."""
 
 
 def table(header: Iterable[object] | None, rows: Iterable[Iterable[object]]) -> str:
