@@ -8,7 +8,6 @@ decoded (naturalWidth > 0), and HTML from run files shows as text and never runs
 Skips when Playwright or Chromium is missing, except under CI (env CI set), where it fails.
 """
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from dlcurriculum.site import make_server, run_page
+from tests.extras import missing
 from tests.test_site import HOSTILE_NAME, HOSTILE_TEXT, RealSite, real_site
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,10 +43,7 @@ PAGE_FACTS = """() => ({
 
 
 def _missing(what: str) -> None:
-    reason = f"{what}: the browser test needs it (CI installs it)"
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    missing(f"{what}: the browser test needs it")
 
 
 @pytest.fixture(scope="module")

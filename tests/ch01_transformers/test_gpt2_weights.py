@@ -8,8 +8,9 @@ from dlcurriculum.ch01_transformers.gpt2_weights import from_hf_gpt2, load_gpt2_
 from dlcurriculum.ch01_transformers.model import Transformer
 from dlcurriculum.ch01_transformers.sampling import generate
 from dlcurriculum.core.errors import DlcError
+from tests.extras import require
 
-transformers = pytest.importorskip("transformers")
+transformers = require("transformers", "hf")
 
 
 def _hf_model(**changes: object) -> "transformers.GPT2LMHeadModel":

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from dlcurriculum.ch03_training_at_scale import fused_adam
+from tests.extras import require
 
 
 def _model() -> torch.nn.Module:
@@ -12,7 +13,7 @@ def _model() -> torch.nn.Module:
 
 
 def test_fused_adam_equals_torch_adam(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("triton")
+    require("triton", "gpu")
     if not torch.cuda.is_available():
         monkeypatch.setenv("TRITON_INTERPRET", "1")
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -14,6 +14,7 @@ from dlcurriculum.ch06_reinforcement_learning.ppo import SLUG, train
 from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import resolve
+from tests.extras import require
 
 from .helpers import QUIET, metrics_without_clock, probe_config
 
@@ -150,7 +151,7 @@ def test_quick_preset_solves_cartpole(tmp_path: Path) -> None:
 
 def test_procgen_same_seed_same_metrics_and_resume_continues_identically(tmp_path: Path) -> None:
     """Procgen levels, the IMPALA CNN and reward scaling are all seeded: two runs agree exactly."""
-    pytest.importorskip("procgen")
+    require("procgen", "procgen")
     from dlcurriculum.ch06_reinforcement_learning.experiments import PROCGEN_PRESETS
 
     cfg = dataclasses.replace(

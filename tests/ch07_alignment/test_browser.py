@@ -5,7 +5,6 @@ except under CI (the CI variable set), where it fails: CI installs both.
 """
 
 import importlib.util
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ import pytest
 from dlcurriculum.ch07_alignment import webapp
 from dlcurriculum.ch07_alignment.labels import LabelStore, mix_corpus
 from dlcurriculum.ch07_alignment.ratings import BlindRatings
+from tests import extras
 
 CHROMIUM = "/usr/bin/chromium"
 # The network is closed here: without these flags Chromium stalls on background requests.
@@ -40,10 +40,7 @@ def _require_browser() -> None:
     if importlib.util.find_spec("playwright") is None:
         missing.append("the playwright package (pip install playwright)")
     if missing:
-        reason = "browser test needs " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; CI must install them")
-        pytest.skip(reason)
+        extras.missing("browser test needs " + " and ".join(missing))
 
 
 @contextmanager

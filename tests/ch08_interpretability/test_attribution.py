@@ -5,8 +5,9 @@ import torch
 
 from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch08_interpretability import attribution as attr
+from tests.extras import require
 
-captum = pytest.importorskip("captum.attr")
+captum = require("captum.attr", "dev")
 
 
 @pytest.fixture(scope="module")
