@@ -25,11 +25,19 @@ class RealRuns:
     workspace: Path
     """A learner workspace whose chapter 0 files are correct (a copy of the reference)."""
     reference: Path
-    """The reference mnist run."""
+    """The reference mnist run: the quick preset shrunk with --set, judged PASS."""
     learner: Path
-    """The mnist run made with the workspace's code."""
+    """The same mnist run made with the workspace's code, judged PASS."""
+    failing: Path
+    """The reference mnist run against a bar it cannot reach, judged FAIL."""
+    learner_smoke: Path
+    """A smoke run with the workspace's code, newer than `learner`: never counted."""
     nqm: Path
-    """An nqm run; its smoke preset fails some criteria, so the site shows FAIL too."""
+    """An nqm smoke run: criteria computed (some fail), status SMOKE, not judged."""
+
+
+SMALL_MNIST = ("width=8", "epochs=1", "batch_size=64", "lr=0.02", "train_size=4096")
+"""`--set` that shrink mnist's quick preset to seconds; with target_accuracy=0.8 it passes."""
 
 
 _CACHE: dict[str, RealRuns] = {}
@@ -47,10 +55,10 @@ def _solve_chapter_0(workspace: Path) -> None:
         )
 
 
-def _launch(name: str, root: Path, *assignments: str) -> Path:
+def _launch(name: str, root: Path, *assignments: str, preset: str = "smoke") -> Path:
     entry = catalog.get_experiment(name)
     spec = load_spec(entry.module, entry.attr)
-    result, _ = launch(spec, spec.config("smoke", list(assignments)), "smoke", root)
+    result, _ = launch(spec, spec.config(preset, list(assignments)), preset, root)
     return result.run_dir
 
 
@@ -62,11 +70,15 @@ def real_runs(factory: pytest.TempPathFactory) -> RealRuns:
         _solve_chapter_0(workspace)
         ch0 = catalog.get_chapter(0)
         progress.record_checks(ch0, workspace, exercises.check(ch0.slug, workspace))
+        impl = f"impl={workspace.resolve()}"
+        small = (*SMALL_MNIST, "target_accuracy=0.8")
         _CACHE["runs"] = RealRuns(
             root,
             workspace,
-            reference=_launch("mnist", root),
-            learner=_launch("mnist", root, f"impl={workspace.resolve()}"),
+            reference=_launch("mnist", root, *small, preset="quick"),
+            learner=_launch("mnist", root, *small, impl, preset="quick"),
+            failing=_launch("mnist", root, *SMALL_MNIST, "target_accuracy=0.9999", preset="quick"),
+            learner_smoke=_launch("mnist", root, impl),
             nqm=_launch("nqm", root),
         )
     return _CACHE["runs"]
@@ -79,21 +91,39 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> RealRuns:
 
 def test_find_runs_reads_real_run_folders(runs: RealRuns) -> None:
     found = {r.run_dir: r for r in progress.find_runs(runs.runs_root)}
-    assert set(found) == {runs.reference, runs.learner, runs.nqm}
-    ref, nqm = found[runs.reference], found[runs.nqm]
+    assert set(found) == {
+        runs.reference,
+        runs.learner,
+        runs.failing,
+        runs.learner_smoke,
+        runs.nqm,
+    }
+    ref, failing, nqm = found[runs.reference], found[runs.failing], found[runs.nqm]
     assert ref.experiment == "mnist" and ref.finished and ref.passed and ref.verdict == "PASS"
     assert not ref.uses(runs.workspace) and found[runs.learner].uses(runs.workspace)
-    criteria = json.loads((runs.nqm / "criteria.json").read_text())
-    n_pass = sum(c["passed"] for c in criteria)
-    assert 0 < len(criteria) and not nqm.passed
-    assert nqm.verdict == f"{n_pass}/{len(criteria)} criteria pass"
+    assert failing.status == "FAIL" and failing.verdict == "FAIL (1 of 1)" and not failing.passed
+    statuses = [c["status"] for c in nqm.criteria]
+    assert "PASS" in statuses and "FAIL" in statuses  # computed, both ways...
+    assert nqm.status == "SMOKE" and nqm.verdict == "SMOKE (not judged)" and not nqm.passed
+    smoke = found[runs.learner_smoke]
+    assert smoke.status == "SMOKE" and not smoke.passed  # ...but never judged
+
+
+def test_an_old_or_torn_criteria_file_is_not_judged(runs: RealRuns, tmp_path: Path) -> None:
+    for text in ('[{"criterion": "x", "passed": true, "measured": "1"}]', "{torn"):
+        run = tmp_path / "runs" / "mnist" / "old"
+        shutil.copytree(runs.reference, run, dirs_exist_ok=True)
+        (run / "criteria.json").write_text(text)
+        [info] = progress.find_runs(tmp_path / "runs")
+        assert info.status == "not reported" and not info.passed
 
 
 def test_progress_of_a_learner_who_solved_chapter_0(runs: RealRuns) -> None:
     state = progress.learner_progress(runs.workspace, runs.runs_root)
     ch0 = state.chapters[0]
     assert ch0.counts == (3, 3) and ch0.done
-    assert [r.run_dir for r in ch0.your_runs] == [runs.learner]  # not the reference run
+    # not the reference run, nor the newer smoke run with the learner's code
+    assert [r.run_dir for r in ch0.your_runs] == [runs.learner]
     assert all(not p.started for p in state.chapters[1:])
     assert state.next_chapter == catalog.IMPORTANCE_ORDER[0]
     assert f"dlc start {catalog.IMPORTANCE_ORDER[0]}" in state.next_step
@@ -162,3 +192,17 @@ def test_dlc_progress_prints_the_table_and_next_step(runs: RealRuns) -> None:
     assert "3/3 pass" in result.output
     assert f"mnist {runs.learner.name}: PASS" in result.output
     assert f"Next: chapter {catalog.IMPORTANCE_ORDER[0]}" in result.output
+
+
+def test_a_smoke_run_with_your_code_does_not_count(runs: RealRuns, tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    shutil.copytree(runs.learner_smoke, root / "mnist" / runs.learner_smoke.name)
+    state = progress.learner_progress(runs.workspace, root)
+    assert state.chapters[0].your_runs == []
+    table = {p.chapter.number: p for p in state.chapters}
+    table = {
+        n: progress.ChapterProgress(p.chapter, "3/3 pass", (3, 3), p.your_runs)
+        for n, p in table.items()
+    }
+    n, step = progress.suggest_next(table, runs.workspace)
+    assert n == 0 and f"dlc run mnist --impl {runs.workspace}" in step

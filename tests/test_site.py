@@ -53,9 +53,13 @@ def _make_hostile(runs: RealRuns) -> Path:
         )
         with (hostile / "metrics.jsonl").open("a") as f:
             f.write(json.dumps({"step": 999, "<b>key</b>": HOSTILE_TEXT}) + "\n")
-        criteria = json.loads((hostile / "criteria.json").read_text())
-        criteria.append({"criterion": HOSTILE_TEXT, "passed": False, "measured": "<i>0</i>"})
-        (hostile / "criteria.json").write_text(json.dumps(criteria))
+        judged = json.loads((hostile / "criteria.json").read_text())
+        judged["criteria"].append(
+            {"criterion": HOSTILE_TEXT, "status": "FAIL", "measured": "<i>0</i>"}
+        )
+        judged["criteria"].append({"criterion": "ablation", "status": "N/A", "measured": "no fit"})
+        judged["not_run"].append({"criterion": HOSTILE_TEXT, "enable": HOSTILE_TEXT})
+        (hostile / "criteria.json").write_text(json.dumps(judged))
     return hostile
 
 
@@ -77,7 +81,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> RealSite:
 def test_the_site_has_every_page(built: RealSite) -> None:
     rel = {p.relative_to(built.site).as_posix() for p in built.pages}
     chapters = {f"chapters/{c.slug}.html" for c in catalog.chapters().values()}
-    runs = {run_page(r) for r in (built.runs.reference, built.runs.learner, built.runs.nqm)}
+    runs = {run_page(r) for r in _runs(built.runs)}
     assert rel == {"index.html", "intro.html", "runs.html"} | chapters | runs | {
         run_page(built.hostile)
     }
@@ -85,14 +89,19 @@ def test_the_site_has_every_page(built: RealSite) -> None:
     assert (built.site / "style.css").is_file()
 
 
+def _runs(runs: RealRuns) -> tuple[Path, ...]:
+    return (runs.reference, runs.learner, runs.failing, runs.learner_smoke, runs.nqm)
+
+
 def test_a_run_page_shows_criteria_figures_and_metrics(built: RealSite) -> None:
     run = built.runs.nqm
     html = (built.site / run_page(run)).read_text()
-    criteria = json.loads((run / "criteria.json").read_text())
-    assert html.count('<span class="badge pass">PASS</span>') == sum(c["passed"] for c in criteria)
-    assert html.count('<span class="badge fail">FAIL</span>') == sum(
-        not c["passed"] for c in criteria
-    )
+    statuses = [c["status"] for c in json.loads((run / "criteria.json").read_text())["criteria"]]
+    assert statuses.count("PASS") > 0 and statuses.count("FAIL") > 0
+    assert html.count('<span class="badge pass">PASS</span>') == statuses.count("PASS")
+    assert html.count('<span class="badge fail">FAIL</span>') == statuses.count("FAIL")
+    assert '<span class="badge smoke">SMOKE (not judged)</span>' in html
+    assert "A smoke run is not judged" in html
     figures = sorted(p.name for p in (run / "figures").glob("*.png"))
     assert figures
     page_dir = (built.site / run_page(run)).parent
@@ -106,8 +115,13 @@ def test_a_run_page_shows_criteria_figures_and_metrics(built: RealSite) -> None:
 
 def test_index_and_runs_pages_link_every_run(built: RealSite) -> None:
     runs_html = (built.site / "runs.html").read_text()
-    for run in (built.runs.reference, built.runs.learner, built.runs.nqm, built.hostile):
+    for run in (*_runs(built.runs), built.hostile):
         assert f'href="{run_page(run)}"' in runs_html
+    failing = f'href="{run_page(built.runs.failing)}">{built.runs.failing.name}</a>'
+    assert failing in runs_html and '<span class="badge fail">FAIL (1 of 1)</span>' in runs_html
+    hostile = (built.site / run_page(built.hostile)).read_text()
+    assert '<span class="badge na">N/A</span> ablation: <strong>no fit</strong>' in hostile
+    assert '<span class="badge other">not run</span>' in hostile
     index = (built.site / "index.html").read_text()
     assert 'href="intro.html"' in index and f'href="{run_page(built.runs.nqm)}"' in index
     ch0 = (built.site / "chapters/ch00_mnist.html").read_text()
@@ -228,7 +242,7 @@ def test_dlc_site_build_command(built: RealSite, tmp_path: Path) -> None:
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
-    assert f"Wrote {len(built.pages)} pages (4 runs)" in result.output
+    assert f"Wrote {len(built.pages)} pages (6 runs)" in result.output
     assert (out / "index.html").resolve().as_uri() in result.output
 
 

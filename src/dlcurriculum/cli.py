@@ -17,7 +17,7 @@ from rich.table import Table
 
 from dlcurriculum import catalog
 from dlcurriculum.ch07_alignment.label_cli import label_app
-from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.errors import DlcError, Interrupted
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
 
 if TYPE_CHECKING:
@@ -373,14 +373,13 @@ def site_serve(
 
 
 def main() -> None:
-    """Entry point. Usage errors are typer's (exit 2); a DlcError is one message, exit 2."""
+    """Entry point. Usage errors are typer's (exit 2); a DlcError is one message, exit 2; a run
+    interrupted with Ctrl-C names the folder to resume, exit 130."""
     try:
         app()
     except DlcError as e:
         err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err.print(
-            "interrupted: a run resumes with `dlc run NAME --resume RUN_DIR`", highlight=False
-        )
+    except Interrupted as e:
+        err.print(escape(str(e)), highlight=False)
         sys.exit(130)

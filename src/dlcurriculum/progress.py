@@ -177,7 +177,8 @@ class ChapterProgress:
     """As `checks_status` says it: '2/3 pass', 'not started', 'changed since check', ..."""
     counts: tuple[int, int] | None
     your_runs: list[RunInfo]
-    """The latest run of each experiment made with the learner's code."""
+    """The latest run of each experiment made with the learner's code (smoke runs are not
+    counted: they prove that the code runs, not that the exercise works)."""
 
     @property
     def tracked(self) -> bool:
@@ -208,8 +209,8 @@ def chapter_progress(ch: Chapter, workspace: Path, runs: Sequence[RunInfo]) -> C
     names = {e.name for e in ch.experiments}
     latest: dict[str, RunInfo] = {}
     for r in runs:  # oldest first, so the last one seen is the latest
-        if r.experiment in names and r.uses(workspace):
-            latest[r.experiment] = r
+        if r.experiment in names and r.uses(workspace) and r.status != report.SMOKE:
+            latest[r.experiment] = r  # a smoke run proves the code runs, not that it works
     return ChapterProgress(
         ch, checks_status(ch, workspace), check_counts(ch, workspace), list(latest.values())
     )

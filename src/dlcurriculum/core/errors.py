@@ -3,3 +3,10 @@
 
 class DlcError(Exception):
     """A problem the user can fix. The message names the problem and the fix."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a run. The CLI names the folder to resume from (exit code 130)."""
+
+    def __init__(self, experiment: str, run_dir: object):
+        super().__init__(f"interrupted: continue with `dlc run {experiment} --resume {run_dir}`")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcurriculum.core.config import RunConfig, from_dict, override
-from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.errors import DlcError, Interrupted
 from dlcurriculum.core.report import Criterion, Judgement, RunRecord, load_record, write_report
 from dlcurriculum.core.runs import new_run_dir, read_config, write_json, write_run_files
 
@@ -104,6 +104,8 @@ def launch(
         if not any(run_dir.rglob("step_*.pt")):
             shutil.rmtree(run_dir)
         raise
+    except KeyboardInterrupt:
+        raise Interrupted(spec.name, run_dir) from None
     return result, spec.report(run_dir)
 
 
@@ -129,5 +131,8 @@ def resume(
         raise DlcError(f"{run_dir} has already finished: see its report.md or start a new run")
     if assignments:
         write_run_files(run_dir, spec.name, cfg, data.get("preset", ""))
-    result = spec.run(cfg, run_dir)
+    try:
+        result = spec.run(cfg, run_dir)
+    except KeyboardInterrupt:
+        raise Interrupted(spec.name, run_dir) from None
     return result, spec.report(run_dir)

@@ -116,6 +116,7 @@ def _run_body(run: RunInfo, dest: Path, root: str) -> str:
         parts.append(f"<p>Command:</p><pre>{esc(argv.read_text().strip())}</pre>")
     parts.append("<h2>Success criteria</h2>")
     if run.criteria:
+        parts.append(f"<p>Status: {_verdict_badge(run)}</p>")
         items = [
             f"<li>{badge(c.get('status', '?'), BADGE_KINDS.get(c.get('status', ''), 'other'))} "
             f"{esc(c.get('criterion', ''))}: <strong>{esc(c.get('measured', ''))}</strong></li>"
