@@ -3,7 +3,6 @@
 import gzip
 import shutil
 import struct
-import time
 from pathlib import Path
 
 import numpy as np
@@ -82,10 +81,16 @@ def test_cache_files_match_the_pins_and_info(data: MNIST) -> None:
     assert entry.total_bytes == sum(p.stat().st_size for p in entry.paths)
 
 
-def test_loading_from_cache_is_fast(data: MNIST) -> None:
-    start = time.perf_counter()
-    load_mnist()
-    assert time.perf_counter() - start < 1.0
+def test_a_complete_cache_loads_without_fetching(
+    data: MNIST, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fetch(force: bool = False) -> Path:
+        raise AssertionError("a complete cache must not be fetched again")
+
+    monkeypatch.setattr(mnist, "fetch", no_fetch)
+    again = load_mnist()
+    assert torch.equal(again.train_images, data.train_images)
+    assert torch.equal(again.test_labels, data.test_labels)
 
 
 def test_truncated_cache_file_is_a_clear_error_and_left_alone(cache_copy: Path) -> None:
