@@ -1,4 +1,5 @@
-"""Smoke runs of `reverse` and `shakespeare`: run folder, report, determinism, resume."""
+"""Smoke runs of `reverse` and `shakespeare` (run folder, report, determinism, resume), and
+their criteria on planted summaries: good figures pass, broken ones never do."""
 
 import json
 from pathlib import Path
@@ -14,7 +15,9 @@ from dlcurriculum.ch01_transformers.experiments import (
     SHAKESPEARE_PRESETS,
     run_reverse,
 )
-from dlcurriculum.core.experiment import launch
+from dlcurriculum.core.config import to_dict
+from dlcurriculum.core.experiment import ExperimentSpec, launch
+from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE, RunRecord, judge_run
 from dlcurriculum.core.runs import read_metrics
 
 from .test_shakespeare import synthetic_text
@@ -26,8 +29,8 @@ def synthetic_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(experiments, "load_corpus", lambda max_chars: synthetic_text(12_000))
 
 
-def test_reverse_smoke_passes_and_writes_the_report(tmp_path: Path) -> None:
-    result, verdicts = launch(REVERSE, REVERSE_PRESETS["smoke"], "smoke", tmp_path)
+def test_reverse_smoke_computes_its_criteria_and_writes_the_report(tmp_path: Path) -> None:
+    result, judgement = launch(REVERSE, REVERSE_PRESETS["smoke"], "smoke", tmp_path)
     run_dir = result.run_dir
     for name in (
         "config.json",
@@ -47,8 +50,9 @@ def test_reverse_smoke_passes_and_writes_the_report(tmp_path: Path) -> None:
         "eval/accuracy_first_half",
     } <= set(rows[-1])
     assert len(result.summary["accuracy_by_position"]) == 2 * REVERSE_PRESETS["smoke"].seq_len
-    assert all(v.passed for _, v in verdicts), verdicts
-    assert "| PASS |" in (run_dir / "report.md").read_text()
+    assert judgement.status == SMOKE and len(judgement.verdicts) == 2
+    assert all(v.status in (PASS, FAIL) for _, v in judgement.verdicts), judgement
+    assert "SMOKE run, not judged" in (run_dir / "report.md").read_text()
 
 
 def test_reverse_same_seed_same_metrics_and_resume_continues_identically(tmp_path: Path) -> None:
@@ -68,7 +72,7 @@ def test_reverse_same_seed_same_metrics_and_resume_continues_identically(tmp_pat
 
 
 def test_shakespeare_smoke_saves_a_loadable_model(tmp_path: Path, synthetic_corpus: None) -> None:
-    result, verdicts = launch(SHAKESPEARE, SHAKESPEARE_PRESETS["smoke"], "smoke", tmp_path)
+    result, judgement = launch(SHAKESPEARE, SHAKESPEARE_PRESETS["smoke"], "smoke", tmp_path)
     run_dir = result.run_dir
     s = result.summary
     for key in ("val_loss", "val_perplexity", "unigram_val_loss", "samples", "tokens_per_s"):
@@ -79,7 +83,10 @@ def test_shakespeare_smoke_saves_a_loadable_model(tmp_path: Path, synthetic_corp
     assert model.cfg.d_vocab == len(tokenizer) == s["d_vocab"]
     report = (run_dir / "report.md").read_text()
     assert "unigram" in report and "Temperature 0.5" in report and "figures/loss.png" in report
-    assert len(verdicts) == 1
+    assert judgement.status == SMOKE and [v.status for _, v in judgement.verdicts] in (
+        [PASS],
+        [FAIL],
+    )
     text = (run_dir / "summary.json").read_text()
     assert "NaN" not in text and "Infinity" not in text  # strict JSON for other tools
     assert json.loads(text)["d_vocab"] == s["d_vocab"]
@@ -90,3 +97,61 @@ def test_configs_reject_bad_values() -> None:
         experiments.ReverseConfig(d_model=30, n_heads=4)
     with pytest.raises(AssertionError, match="warmup"):
         experiments.ShakespeareConfig(steps=10, warmup_steps=10)
+
+
+def _record(spec: ExperimentSpec, summary: dict, *sets: str) -> RunRecord:
+    """A quick run's record (judged, unlike smoke) with `--set` assignments applied."""
+    config = {"experiment": spec.name, "preset": "quick", **to_dict(spec.config("quick", sets))}
+    return RunRecord(Path("."), config, [], summary)
+
+
+def _statuses(spec: ExperimentSpec, summary: dict, *sets: str) -> list[str]:
+    return [v.status for _, v in judge_run(_record(spec, summary, *sets), spec.criteria).verdicts]
+
+
+# the README's quick run: 100.00% reversed, 3.10% random against a chance of 3.125%
+REVERSED = {"second_half_accuracy": 1.0, "first_half_accuracy": 0.031, "chance": 1 / 32}
+
+
+def test_reverse_criteria_pass_a_good_run_and_never_a_broken_one() -> None:
+    assert _statuses(REVERSE, REVERSED) == [PASS, PASS]
+    # a leaky mask: the model copies the future, so both halves are right
+    assert _statuses(REVERSE, {**REVERSED, "first_half_accuracy": 1.0}) == [PASS, FAIL]
+    # a leaky mask, half learned; a model that predicts a token that never comes (the plain
+    # deep stack of the ablation: 0% everywhere)
+    for acc in (0.5, 0.0):
+        broken = {**REVERSED, "second_half_accuracy": acc, "first_half_accuracy": acc}
+        assert _statuses(REVERSE, broken) == [FAIL, FAIL]
+    # learned nothing: the mask criterion still holds (the future stays hidden), the run fails
+    untrained = {**REVERSED, "second_half_accuracy": 1 / 32}
+    assert judge_run(_record(REVERSE, untrained), REVERSE.criteria).status == FAIL
+    for acc in (0.98, float("nan")):  # just under the 99% bar, or no figure at all
+        assert _statuses(REVERSE, {**REVERSED, "second_half_accuracy": acc}) == [FAIL, PASS]
+    assert _statuses(REVERSE, {}) == [NOT_MEASURED, NOT_MEASURED]  # an interrupted run
+
+
+def test_reverse_labels_show_the_bars_set_on_the_command_line() -> None:
+    summary = {**REVERSED, "second_half_accuracy": 0.993, "first_half_accuracy": 0.04}
+    assert _statuses(REVERSE, summary) == [PASS, PASS]  # the defaults: 99% and ±3 points
+    record = _record(REVERSE, summary, "target_accuracy=0.995", "chance_tolerance=0.005")
+    (acc, acc_v), (first, first_v) = judge_run(record, REVERSE.criteria).verdicts
+    assert acc == "reversed half: accuracy ≥ 99.50%" and acc_v.status == FAIL
+    assert "| ≤ 0.5% " in first and first_v.status == FAIL  # 4% is 0.9 points off chance
+    assert acc_v.measured == "99.30%" and first_v.measured.startswith("4.00% vs chance")
+
+
+# the README's quick run: 3.403 nats against the unigram's 4.555
+SHAKESPEARE_RUN = {"val_loss": 3.403, "unigram_val_loss": 4.555}
+
+
+def test_shakespeare_criterion_needs_the_margin_below_the_unigram_baseline() -> None:
+    assert _statuses(SHAKESPEARE, SHAKESPEARE_RUN) == [PASS]
+    for val_loss in (4.6, 4.0, float("nan")):  # worse than, barely below, or no loss at all
+        assert _statuses(SHAKESPEARE, {**SHAKESPEARE_RUN, "val_loss": val_loss}) == [FAIL]
+    assert _statuses(SHAKESPEARE, {"unigram_val_loss": 4.555}) == [NOT_MEASURED]
+    stricter = judge_run(
+        _record(SHAKESPEARE, SHAKESPEARE_RUN, "baseline_margin=1.5"), SHAKESPEARE.criteria
+    )
+    [(label, verdict)] = stricter.verdicts
+    assert label == "unigram baseline minus validation loss ≥ 1.5 nats"
+    assert verdict.status == FAIL and verdict.measured.startswith("1.152 ")

@@ -25,9 +25,14 @@ def reference() -> dict:
 
 
 def test_pipeline_equals_one_process(reference: dict) -> None:
-    diffs = mp_train.compare(reference, launch_torch(mp_train.pipeline_worker, 2, CFG))
+    ranks = launch_torch(mp_train.pipeline_worker, 2, CFG)
+    diffs = mp_train.compare(reference, ranks)
     n_params = len(reference["grads"])
     assert diffs["gradients_compared"] == n_params  # every parameter, across the two stages
+    assert diffs["gradients_missing"] == 0
+    # the last stage alone: the first stage's parameters are missing, not silently equal
+    last_only = mp_train.compare(reference, ranks[1:])
+    assert 0 < last_only["gradients_missing"] < n_params and last_only["max_grad_diff"] < 1e-6
     assert diffs["max_logit_diff"] < 1e-6
     assert diffs["max_grad_diff"] < 1e-6
     assert diffs["max_loss_diff"] < 1e-5
@@ -35,6 +40,7 @@ def test_pipeline_equals_one_process(reference: dict) -> None:
 
 def test_tensor_parallel_equals_one_process(reference: dict) -> None:
     diffs = mp_train.compare(reference, launch_torch(mp_train.tensor_parallel_worker, 2, CFG))
+    assert diffs["gradients_missing"] == 0
     assert diffs["max_logit_diff"] < 1e-6
     assert diffs["max_grad_diff"] < 1e-6
     assert diffs["max_loss_diff"] < 1e-5

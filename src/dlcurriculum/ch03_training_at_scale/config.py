@@ -49,6 +49,9 @@ class DPConfig(RunConfig):
     """Also train with torch's DistributedDataParallel (backend=torch) and compare."""
     timeout_s: float = 60.0
     """How long any rank waits in a collective before giving up (a crashed peer)."""
+    min_loss_drop: float = 0.1
+    """The loss must fall by at least this fraction of its first value (first batch to last):
+    two runs that agree mean little if neither learns."""
 
     def __post_init__(self) -> None:
         assert self.world_size >= 1, f"world_size must be at least 1, got {self.world_size}"
@@ -59,6 +62,9 @@ class DPConfig(RunConfig):
         assert self.steps >= 2, f"steps must be at least 2, got {self.steps}"
         assert self.lr > 0, f"lr must be positive, got {self.lr}"
         assert self.timeout_s > 0, f"timeout_s must be positive, got {self.timeout_s}"
+        assert 0 <= self.min_loss_drop < 1, (
+            f"min_loss_drop must be in [0, 1), got {self.min_loss_drop}"
+        )
 
     def transformer(self) -> TransformerConfig:
         """The transformer's shape (byte-level vocabulary)."""
@@ -98,6 +104,9 @@ class ModelParallelConfig(RunConfig):
     """real: bytes of Shakespeare; synthetic: generated tokens, no files."""
     timeout_s: float = 60.0
     """How long any rank waits for another before giving up."""
+    min_loss_drop: float = 0.1
+    """The loss must fall by at least this fraction of its first value (first batch to last):
+    two runs that agree mean little if neither learns."""
 
     def __post_init__(self) -> None:
         assert self.world_size >= 2, f"world_size must be at least 2, got {self.world_size}"
@@ -105,6 +114,9 @@ class ModelParallelConfig(RunConfig):
             f"batch_size={self.batch_size} is not divisible by micro_batches={self.micro_batches}"
         )
         assert self.steps >= 1, f"steps must be at least 1, got {self.steps}"
+        assert 0 <= self.min_loss_drop < 1, (
+            f"min_loss_drop must be in [0, 1), got {self.min_loss_drop}"
+        )
 
     def transformer(self) -> TransformerConfig:
         """The transformer's shape (byte-level vocabulary)."""

@@ -114,22 +114,27 @@ def _replicated(model: TensorParallelTransformer) -> dict[str, nn.Parameter]:
 
 
 def compare(ref: dict[str, Any], ranks: list[dict[str, Any]]) -> dict[str, float]:
-    """Largest absolute differences to the one-process run: logits, gradients, losses.
+    """Largest absolute differences to the one-process run: logits, gradients, losses, and
+    how many of the model's parameters no rank returned a gradient for.
 
     Accepts what `pipeline_worker` or `tensor_parallel_worker` returned on every rank.
     """
     grad_diff = 0.0
     seen: set[str] = set()
+    covered: set[str] = set()  # parameter names some rank reported a gradient (or shard) of
     for r in ranks:
         for n, g in r.get("grads", {}).items():
             grad_diff = max(grad_diff, (g - ref["grads"][n]).abs().max().item())
             seen.add(n)
+            covered.add(n)
         for n, (g, idx) in r.get("sharded_grads", {}).items():
             grad_diff = max(grad_diff, (g - ref["grads"][n][idx]).abs().max().item())
             seen.add(f"{n}[{r['rank']}]")
+            covered.add(n)
         for n, g in r.get("replicated_grads", {}).items():
             grad_diff = max(grad_diff, (g - ref["grads"][n]).abs().max().item())
             seen.add(n)
+            covered.add(n)
     logits = [r["logits"] for r in ranks if r.get("logits") is not None]
     losses = [r["losses"] for r in ranks if any(r["losses"])]
     return {
@@ -139,4 +144,6 @@ def compare(ref: dict[str, Any], ranks: list[dict[str, Any]]) -> dict[str, float
             abs(a - b) for curve in losses for a, b in zip(curve, ref["losses"], strict=True)
         ),
         "gradients_compared": float(len(seen)),
+        # a gradient no rank returned is never compared: the criterion needs none missing
+        "gradients_missing": float(len(set(ref["grads"]) - covered)),
     }

@@ -28,7 +28,7 @@ from dlcurriculum.core import runs
 from dlcurriculum.core.config import RunConfig
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
-from dlcurriculum.core.report import Criterion, RunRecord, Verdict
+from dlcurriculum.core.report import Criterion, RunRecord, Verdict, not_measured
 
 SLUG = "ch04_optimization"
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -60,11 +60,23 @@ class NQMConfig(RunConfig):
     """Fresh Adam trajectories that measure the steps of the chosen lr and schedule."""
     schedules: bool = True
     """Tune a constant-then-exponential-decay schedule per batch size (False: constant lr)."""
+    min_b_crit_ratio: float = 2.0
+    """Momentum's and Adam's critical batch sizes must be at least this many times SGD's
+    (Zhang et al. 2019: both extend perfect scaling). Two fits each within 30% of their
+    points could differ by 1.9x from their errors alone, hence 2."""
+    max_fit_error: float = 0.5
+    """The S(B) fits that give B_crit must be within this relative error of every point."""
+    min_schedule_gain: float = 0.1
+    """A tuned schedule must need at least this fraction fewer steps than the best constant
+    rate at the smallest batch (the family includes the constant rate itself, so merely not
+    losing to it proves nothing)."""
 
     def __post_init__(self) -> None:
         assert self.dim >= 10 and self.target > 0 and self.n_batches >= 4
         assert self.n_lrs >= 3 and self.lr_ratio > 1 and self.runs >= 1 and self.eval_runs >= 1
         assert 2 <= self.slope_batches <= self.n_batches
+        assert self.min_b_crit_ratio > 0 and self.max_fit_error > 0
+        assert 0 <= self.min_schedule_gain < 1, "min_schedule_gain must be in [0, 1)"
 
     @property
     def batch_sizes(self) -> tuple[float, ...]:
@@ -74,6 +86,7 @@ class NQMConfig(RunConfig):
 
 
 PRESETS = {
+    # d = 50 starts near ½ Σ_{i<=50} 1/i ≈ 2.2 instead of 3.7: the target scales with it
     "smoke": NQMConfig(
         dim=50, target=0.8, min_log2_batch=-1, n_batches=4, n_lrs=7, slope_batches=3, runs=2
     ),
@@ -230,11 +243,18 @@ def _study(record: RunRecord, name: str) -> dict[str, Any]:
 
 
 def _slope(name: str, lo: float, hi: float) -> Criterion:
+    """The best lr's log-log slope against B at small batch; [lo, hi] brackets the theory's
+    value (1 for SGD, 1/2 for Adam), so it is fixed here, not a config field."""
+
     def judge(record: RunRecord) -> Verdict:
         s = _opt(record, name)["lr_slope"]
-        return Verdict(lo <= s <= hi, f"{s:.3f}")
+        return Verdict(bool(lo <= s <= hi), f"{s:.3f}")
 
-    return Criterion(f"{name}: small-batch LR slope in [{lo}, {hi}]", judge)
+    return Criterion(
+        f"{name}: log-log slope of the best lr vs B over the {{slope_batches}} smallest "
+        f"batch sizes in [{lo}, {hi}]",
+        judge,
+    )
 
 
 def _scaling(record: RunRecord) -> Verdict:
@@ -248,24 +268,36 @@ def _scaling(record: RunRecord) -> Verdict:
 
 
 def _critical(record: RunRecord) -> Verdict:
-    b = {n: _study(record, n)["fit"]["b_crit"] for n in OPTIMIZERS}
-    ok = b["momentum"] > b["sgd"] and b["adam"] > b["sgd"]
+    fits = {n: _study(record, n)["fit"] for n in OPTIMIZERS}
+    b = {n: f["b_crit"] for n, f in fits.items()}
+    worst = max(f["max_rel_err"] for f in fits.values())
+    cfg = record.config
     shown = ", ".join(f"{n} {v:.3g}" for n, v in b.items())
-    ratios = f"(momentum/sgd {b['momentum'] / b['sgd']:.2f}, adam/sgd {b['adam'] / b['sgd']:.2f})"
-    return Verdict(ok, f"B_crit: {shown} {ratios}")
+    if not b["sgd"] > 0:  # S(B) did not fall with B: no critical batch size to compare
+        return Verdict(False, f"B_crit: {shown}")
+    ratios = {n: b[n] / b["sgd"] for n in ("momentum", "adam")}
+    ok = all(r >= cfg["min_b_crit_ratio"] for r in ratios.values())
+    ok = ok and worst <= cfg["max_fit_error"]
+    return Verdict(
+        bool(ok),
+        f"({record.summary['steps_from']}) B_crit: {shown} (momentum/sgd "
+        f"{ratios['momentum']:.2f}, adam/sgd {ratios['adam']:.2f}); worst fit error {worst:.0%}",
+    )
 
 
 def _schedules_help(record: RunRecord) -> Verdict:
-    """A tuned schedule needs fewer steps than the best constant rate at the smallest batch."""
+    """A tuned schedule needs min_schedule_gain fewer steps than the best constant rate at the
+    smallest batch."""
     if record.summary["steps_from"] != "schedule":
-        return Verdict(False, "not measured: run with --set schedules=true")
+        return not_measured("the summary holds no tuned schedules")
     parts, ok = [], True
     for name in OPTIMIZERS:
         r = _opt(record, name)
         const, sched = r["constant"]["steps"][0], r["schedule"]["steps"][0]
-        ok = ok and sched < const
-        parts.append(f"{name}: {const:g} → {sched:g} ({sched / const:.2f}x)")
-    return Verdict(ok, "; ".join(parts))
+        gain = 1 - sched / const  # inf constant steps (never reached), finite schedule: 1
+        ok = ok and gain >= record.config["min_schedule_gain"]
+        parts.append(f"{name}: {const:g} → {sched:g} ({gain:.0%} fewer)")
+    return Verdict(bool(ok), "; ".join(parts))
 
 
 NQM = ExperimentSpec(
@@ -277,14 +309,20 @@ NQM = ExperimentSpec(
         _slope("sgd", 0.85, 1.15),
         _slope("adam", 0.4, 0.6),
         Criterion(
-            "steps-vs-batch slope ~-1 at small B (in [-1.25, -0.75]) and flat at large B "
-            "(≥ -0.35), every optimiser",
+            "log-log slope of steps vs B in [-1.25, -0.75] over the two smallest B (perfect "
+            "scaling) and ≥ -0.35 over the two largest (flat), every optimiser",
             _scaling,
         ),
-        Criterion("momentum and Adam have larger critical batch sizes than SGD", _critical),
         Criterion(
-            "a tuned schedule beats the best constant lr at the smallest batch, every optimiser",
+            "momentum's and Adam's B_crit ≥ {min_b_crit_ratio:g} × SGD's, from S(B) fits within "
+            "{max_fit_error:.0%} of every point",
+            _critical,
+        ),
+        Criterion(
+            "a tuned schedule needs ≥ {min_schedule_gain:.0%} fewer steps than the best "
+            "constant lr at the smallest batch, every optimiser",
             _schedules_help,
+            when="schedules",
         ),
     ),
     figures=report_figures,
