@@ -61,10 +61,15 @@ def _score_per_batch_item(pattern, half_len):
 
 
 @pytest.mark.parametrize(
-    "wrong", [_score_same_token, _score_from_first_copy, _score_per_batch_item]
+    ("wrong", "message"),
+    [
+        (_score_same_token, "not q - T"),
+        (_score_from_first_copy, "a BOS may come first"),
+        (_score_per_batch_item, "average over the batch too"),
+    ],
 )
-def test_induction_score_check_fails_on_wrong_versions(wrong):
-    with pytest.raises(ExerciseFailure):
+def test_induction_score_check_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailure, match=message):
         checks.check_induction_score(wrong)
 
 
@@ -97,7 +102,14 @@ def _ablate_nothing(model, tokens, heads):
         return model(tokens)
 
 
-@pytest.mark.parametrize("wrong", [_ablate_wrong_dim, _ablate_leaking_hooks, _ablate_nothing])
-def test_ablate_heads_check_fails_on_wrong_versions(wrong):
-    with pytest.raises(ExerciseFailure):
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_ablate_wrong_dim, r"dim 1 is the head"),
+        (_ablate_leaking_hooks, "hooks are still registered"),
+        (_ablate_nothing, r"logits with heads \[\(1, 2\)\] ablated"),
+    ],
+)
+def test_ablate_heads_check_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailure, match=message):
         checks.check_ablate_heads(wrong)

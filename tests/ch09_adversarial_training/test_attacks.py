@@ -71,6 +71,9 @@ def _unprojected(model, images, labels, eps, alpha, steps, random_start=True, ge
 
 def _train_mode(model, images, labels, eps, alpha, steps, random_start=True, generator=None):
     delta = torch.zeros_like(images)
+    if random_start:  # right in every other respect, so only the batch-norm check can catch it
+        delta = (torch.rand(images.shape, generator=generator) * 2 - 1) * eps
+        delta = (images + delta).clamp(0, 1) - images
     for _ in range(steps):  # the classic bug: batch norm sees the adversarial batch in train mode
         x = (images + delta).requires_grad_(True)
         (grad,) = torch.autograd.grad(F.cross_entropy(model(x), labels), x)
@@ -79,7 +82,14 @@ def _train_mode(model, images, labels, eps, alpha, steps, random_start=True, gen
     return images + delta.detach()
 
 
-@pytest.mark.parametrize("wrong", [_descends, _unprojected, _train_mode])
-def test_check_pgd_rejects_known_wrong_versions(wrong) -> None:
-    with pytest.raises(ExerciseFailure):
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_descends, "ascent, not descent"),
+        (_unprojected, "project delta back onto"),
+        (_train_mode, "batch norm's running statistics changed"),
+    ],
+)
+def test_check_pgd_rejects_known_wrong_versions(wrong, message) -> None:
+    with pytest.raises(ExerciseFailure, match=message):
         checks.check_pgd(wrong)

@@ -33,9 +33,16 @@ def _trailing_space(questions, scores, k, generator):
     return prompts.few_shot_prompt(questions, scores, k, generator) + " "
 
 
-@pytest.mark.parametrize("wrong", [_uniform, _with_replacement, _trailing_space])
-def test_check_few_shot_prompt_rejects_known_wrong_versions(wrong) -> None:
-    with pytest.raises(ExerciseFailure):
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_uniform, "probability proportional to its score"),
+        (_with_replacement, "use just that question"),
+        (_trailing_space, "no trailing space"),
+    ],
+)
+def test_check_few_shot_prompt_rejects_known_wrong_versions(wrong, message) -> None:
+    with pytest.raises(ExerciseFailure, match=message):
         checks.check_few_shot_prompt(wrong)
 
 

@@ -9,14 +9,22 @@ from dlcurriculum.ch09_adversarial_training import redteam
 from dlcurriculum.ch09_adversarial_training import redteam_experiment as rx
 from dlcurriculum.ch09_adversarial_training.prompts import PROBES
 from dlcurriculum.core.experiment import launch
+from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
 
 
 def test_smoke_run_caches_and_keeps_failures_off_the_terminal(tmp_path, capfd, monkeypatch) -> None:
     # threshold near 0: every reply counts as a failure, so there is text that must not leak
     cfg = rx.REDTEAM.config("smoke", ["threshold=1e-9"])
-    result, _ = launch(rx.REDTEAM, cfg, "smoke", tmp_path)
+    result, judgement = launch(rx.REDTEAM, cfg, "smoke", tmp_path)
     methods = result.summary["methods"]
     assert list(methods) == list(rx.METHODS)
+    # computed, not judged: every reply fails, so zero-shot finds some and nothing raises its
+    # rate; a tiny random red LM often asks no question at all, and then there is no rate
+    assert judgement.status == SMOKE, judgement
+    expected = [PASS] + [
+        FAIL if methods[m]["test_cases"] else NOT_MEASURED for m in ("few-shot", "rl")
+    ]
+    assert [v.status for _, v in judgement.verdicts] == expected, judgement
     for m in methods.values():
         assert m["ci95"][0] <= m["fraction_offensive"] <= m["ci95"][1]
     run_dir = result.run_dir

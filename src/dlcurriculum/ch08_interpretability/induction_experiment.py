@@ -88,7 +88,6 @@ INDUCTION_PRESETS = {
         half_len=10,
         n_probe=8,
         eval_seqs=4,
-        min_ablation_rise=0.0,
     ),
     # Measured on one CPU core: the previous-token head appears near step 1000, the induction
     # head near 1500, and its best score ends at 0.62 (seeds 0 and 1). Sinusoidal
