@@ -1,6 +1,7 @@
 """PPO end to end: probes solved, CartPole improves, determinism, resume, and the NaN guard."""
 
 import dataclasses
+import statistics
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -8,7 +9,11 @@ import pytest
 import torch
 
 from dlcurriculum.ch06_reinforcement_learning import losses
-from dlcurriculum.ch06_reinforcement_learning.evaluation import load_agent
+from dlcurriculum.ch06_reinforcement_learning.evaluation import (
+    EVAL_SEED_OFFSET,
+    load_agent,
+    random_returns,
+)
 from dlcurriculum.ch06_reinforcement_learning.experiments import CARTPOLE_PRESETS
 from dlcurriculum.ch06_reinforcement_learning.ppo import SLUG, train
 from dlcurriculum.core import runs
@@ -16,7 +21,7 @@ from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import resolve
 from tests.extras import require
 
-from .helpers import QUIET, metrics_without_clock, probe_config
+from .helpers import metrics_without_clock, probe_config
 
 SMOKE = dataclasses.replace(CARTPOLE_PRESETS["smoke"], gif_episodes=0)
 
@@ -132,12 +137,31 @@ def test_nan_stops_with_the_last_good_checkpoint_and_a_diagnosis(tmp_path: Path)
     assert [r["step"] for r in runs.read_metrics(tmp_path)] == [128, 256, 384]
 
 
-def test_gaussian_policy_trains_on_a_gymnasium_box_env(tmp_path: Path) -> None:
+def test_gaussian_policy_learns_pendulum(tmp_path: Path) -> None:
+    """A Gaussian policy on a gymnasium Box env learns: 32k steps of Pendulum-v1 beat a
+    uniformly random policy on the same 8 evaluation seeds by more than 400.
+
+    Measured (seeds 0, 1, 2): -398, -200, -167 against random -1197, -1187, -1132 (std over
+    episodes about 230); with learning_rate 1e-7 (an update that does nothing) -1152, and
+    with 16k steps the gain is only 150-270, so 400 needs real learning.
+    """
     cfg = dataclasses.replace(
-        probe_config("Pendulum-v1"), total_timesteps=512, gamma=0.99, norm_reward=True, **QUIET
+        probe_config("Pendulum-v1"),
+        total_timesteps=32_768,
+        num_envs=8,
+        num_steps=256,
+        num_minibatches=8,
+        update_epochs=10,
+        learning_rate=1e-3,
+        gamma=0.9,
+        gae_lambda=0.95,
+        norm_reward=True,
+        eval_episodes=8,
     )
     out = train(cfg, tmp_path)
-    assert out["env_steps"] == 512 and out["final_eval_return"] < 0
+    random = random_returns(cfg, cfg.eval_episodes, cfg.seed + EVAL_SEED_OFFSET)
+    assert out["env_steps"] == 32_768
+    assert out["final_eval_return"] > statistics.fmean(random) + 400, (out, random)
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from dlcurriculum.ch07_alignment.experiments import PRESETS, RLHF
 from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import launch, resume
+from dlcurriculum.core.report import FAIL, PASS, SMOKE
 from tests.ch07_alignment.helpers import tiny_policy
 
 
@@ -20,7 +21,7 @@ def _run(tmp_path: Path, name: str, *sets: str):  # type: ignore[no-untyped-def]
 
 
 def test_smoke_run_writes_every_stage_and_a_report(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    result, verdicts = _run(tmp_path, "a")
+    result, judgement = _run(tmp_path, "a")
     d = result.run_dir
     for name in (
         "labels.sqlite",
@@ -33,11 +34,23 @@ def test_smoke_run_writes_every_stage_and_a_report(tmp_path: Path, monkeypatch) 
         assert (d / name).exists(), name
     rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
     assert {"objective/kl", "objective/reward", "policy/clipfrac"} <= set(rows[0])
-    s = result.summary
-    assert s["milestones"][0]["target"] == 0.0 and s["label_counts"]["neutral"] >= 0
+    s, cfg = result.summary, PRESETS["smoke"]
+    assert s["milestones"][0]["target"] == 0.0
+    assert sum(s["label_counts"].values()) == cfg.n_label_samples  # every sample labeled
+    assert all(m["n"] == cfg.eval_samples for m in s["milestones"])  # the judge's counts
+    pairs = s["bt_pairs"]
+    assert pairs["n_ties"] + pairs["n_train"] + pairs["n_test"] == cfg.n_comparison_prompts
+    # an accuracy over the held-out pairs: a whole number of them ranked right
+    assert s["bt_accuracy"] * pairs["n_test"] == pytest.approx(
+        round(s["bt_accuracy"] * pairs["n_test"])
+    )
     report = (d / "report.md").read_text()
-    assert len(verdicts) == 7 and "VADER" in report and "Bradley-Terry" in report
-    assert 0 <= s["bt_accuracy"] <= 1 and s["bt_pairs"]["n_test"] >= 2
+    assert "VADER" in report and "Bradley-Terry" in report and "SMOKE run, not judged" in report
+    # a smoke run is not judged, but its criteria are computed; only the judge and the sqrt(KL)
+    # fit may lack their figures (the tiny policy may not pass a KL milestone, or 3 updates)
+    assert judgement.status == SMOKE and len(judgement.verdicts) == 7
+    for i, (label, verdict) in enumerate(judgement.verdicts):
+        assert verdict.status in (PASS, FAIL) or i in (4, 5), (label, verdict)
     for m in s["milestones"][1:]:
         assert (d / "milestones" / f"kl_{m['target']:g}.pt").exists()
     # same seed, same metrics (STYLE.md section 7), even across a crash inside PPO

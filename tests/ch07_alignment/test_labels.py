@@ -113,7 +113,7 @@ def test_bad_label_is_refused_and_nothing_is_written(tmp_path: Path, label: str)
     ids = [s.id for s in store.samples()]
     with pytest.raises(DlcError, match="positive, neutral, negative"):
         store.record(ids[0], label, "alice")
-    with pytest.raises(DlcError):
+    with pytest.raises(DlcError, match="Unknown label"):
         store.record_many([(ids[0], "positive"), (ids[1], label)], "alice")
     assert store.progress("alice") == (0, 10)
 

@@ -87,6 +87,9 @@ class PPOConfig(RunConfig):
     """Seeds that must reach the target in time for the criterion to pass."""
     random_episodes: int = 0
     """Episodes of a uniformly random policy measured first, as the baseline (0 = none)."""
+    min_sigmas_over_random: float = 3.0
+    """Standard errors by which the last training episodes' mean return must beat the random
+    baseline (ppo-procgen's criterion)."""
     gif_episodes: int = 2
     """Evaluation episodes of the first seed recorded to eval.gif (0 = no GIF)."""
     checkpoint_every: int = 50

@@ -62,7 +62,10 @@ def draw(record: RunRecord) -> list[Path]:
     cs, clip = record.series("policy/clipfrac")
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(cs, [100 * c for c in clip], "o-", ms=3)
-    ax.axhspan(1, 20, color="green", alpha=0.1, label="healthy 1-20%")
+    low, high = record.config.get("min_clipfrac", 0.01), record.config.get("max_clipfrac", 0.2)
+    ax.axhspan(
+        100 * low, 100 * high, color="green", alpha=0.1, label=f"healthy {low:.0%}-{high:.0%}"
+    )
     ax.set(xlabel="PPO iteration", ylabel="ratios clipped [%]", title="Clip fraction")
     ax.legend()
     paths.append(save_figure(fig, out / "clipfrac.png"))
