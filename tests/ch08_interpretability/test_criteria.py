@@ -3,6 +3,7 @@ runs pass; broken ones (an attribution no better than a random order, IG that is
 complete or ignores the weights, no induction head, an ablation that changes nothing, a
 model that does not copy) never do."""
 
+import json
 from pathlib import Path
 
 from dlcurriculum.ch08_interpretability import experiments as ex
@@ -14,6 +15,7 @@ from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, Judgement, RunRec
 def _judge(spec: ExperimentSpec, summary: dict, *sets: str) -> Judgement:  # type: ignore[type-arg]
     """Judge a quick run's summary (with `--set` assignments) against the spec's criteria."""
     config = {"experiment": spec.name, "preset": "quick", **to_dict(spec.config("quick", sets))}
+    config = json.loads(json.dumps(config))  # as read back from config.json: tuples are lists
     return judge_run(RunRecord(Path("."), config, [], summary), spec.criteria)
 
 

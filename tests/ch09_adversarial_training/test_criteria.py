@@ -3,6 +3,7 @@ runs give the verdicts the chapter page reports; broken figures (no adversarial 
 attack that masks gradients or leaves the ball, an incomplete table, a red team not run or
 cut short, one failure against none) never pass."""
 
+import json
 from pathlib import Path
 
 from dlcurriculum.ch09_adversarial_training import redteam_experiment as rx
@@ -15,6 +16,7 @@ from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, Judgement, RunRec
 def _judge(spec: ExperimentSpec, summary: dict, *sets: str) -> Judgement:  # type: ignore[type-arg]
     """Judge a quick run's summary (with `--set` assignments) against the spec's criteria."""
     config = {"experiment": spec.name, "preset": "quick", **to_dict(spec.config("quick", sets))}
+    config = json.loads(json.dumps(config))  # as read back from config.json: tuples are lists
     return judge_run(RunRecord(Path("."), config, [], summary), spec.criteria)
 
 
@@ -76,13 +78,13 @@ def test_adv_mnist_passes_the_quick_run_and_fails_broken_ones() -> None:
 
 def test_adv_mnist_labels_show_the_bars_set_on_the_command_line() -> None:
     labels = [n for n, _ in _judge(ADV_MNIST, ADV).verdicts]
-    assert "PGD-40 at the largest eps of (0.1, 0.2, 0.3) ≥ 85%" in labels[0]
+    assert "PGD-40 at the largest eps of [0.1, 0.2, 0.3] ≥ 85%" in labels[0]
     assert labels[1].endswith("< 10%") and "PGD-10, with 0.5% slack" in labels[2]
     judged = _judge(ADV_MNIST, ADV, "robust_target=0.9", "epsilons=0.1,0.2", "short_steps=20")
     (robust, v0), (standard, v1), (masking, _) = judged.verdicts[:3]
-    assert "largest eps of (0.1, 0.2) ≥ 90%" in robust
+    assert "largest eps of [0.1, 0.2] ≥ 90%" in robust
     assert v0.status == PASS and v0.measured == "93.4% at eps=0.2"  # read at the new largest eps
-    assert standard.endswith("(0.1, 0.2) < 10%") and v1.measured == "0.1% at eps=0.2"
+    assert standard.endswith("[0.1, 0.2] < 10%") and v1.measured == "0.1% at eps=0.2"
     assert "≤ PGD-20" in masking
 
 

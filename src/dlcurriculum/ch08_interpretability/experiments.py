@@ -154,9 +154,8 @@ def _induction_head(r: RunRecord) -> Verdict:
 
 def _ablation_rise(r: RunRecord) -> Verdict:
     s = r.summary
-    if not s[
-        "detected_induction_heads"
-    ]:  # the run then ablates its best head, not an induction head
+    if not s["detected_induction_heads"]:
+        # the run then ablates its best head, which is not an induction head: no verdict
         return not_measured("no head reached induction_threshold, so none was ablated as one")
     rise = s["ablation_loss_rise"]
     control = s["ablate_control_second_half_loss"] - s["repeat_second_half_loss"]

@@ -235,7 +235,11 @@ def _masking_criterion(record: RunRecord) -> Verdict:
 def _constraint_criterion(record: RunRecord) -> Verdict:
     ex = record.summary["examples"]
     ok = ex["max_linf"] <= ex["eps"] + 1e-6 and ex["max_out_of_range"] == 0
-    return Verdict(ok, f"max |x_adv - x| = {ex['max_linf']:.4f} (eps {ex['eps']}), in [0, 1]")
+    return Verdict(
+        bool(ok),
+        f"max |x_adv - x| = {ex['max_linf']:.4f} (eps {ex['eps']}); farthest outside [0, 1]: "
+        f"{ex['max_out_of_range']:.2g}",
+    )
 
 
 def _figures(record: RunRecord) -> list[Path]:
