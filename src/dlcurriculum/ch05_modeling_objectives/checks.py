@@ -29,6 +29,16 @@ def nt_xent_loop(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torc
 
 def check_nt_xent_loss(nt_xent_loss: Callable) -> None:
     """Matches the loop oracle; permutation- and scale-invariant; masks self-similarity."""
+    # the commonest mistake first, with its own hint: identical views at a low temperature
+    # give log 2 when each anchor's similarity with itself ties with its partner's
+    same = F.normalize(torch.eye(4), dim=1)
+    low = nt_xent_loss(same, same.clone(), 0.01)
+    if low.numel() == 1 and abs(low.item() - math.log(2)) < 1e-2:
+        raise ExerciseFailure(
+            f"with both views equal and temperature 0.01 the loss is {low.item():.3f} = log 2: "
+            "each anchor ties its partner with itself; mask each embedding's similarity with "
+            "itself (set the diagonal to -inf)"
+        )
     g = torch.Generator().manual_seed(0)
     z1, z2 = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
     for tau in (0.1, 0.5, 1.0):
@@ -58,7 +68,6 @@ def check_nt_xent_loss(nt_xent_loss: Callable) -> None:
     )
     # identical views: with self-similarity masked, the partner is the unique best match and
     # the loss falls to 0 as the temperature does; unmasked, each anchor ties with itself
-    same = F.normalize(torch.eye(4), dim=1)
     low = nt_xent_loss(same, same.clone(), 0.01)
     if not low < 1e-3:
         raise ExerciseFailure(

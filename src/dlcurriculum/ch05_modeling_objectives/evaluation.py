@@ -72,7 +72,8 @@ def embed(
     linear probe). On MNIST the cosine rule does better on the projections: the trunk's
     features come out of a ReLU and max pool, are all non-negative, so every pair has a
     high cosine (quick settings, SimCLR k = 10 over 4 seeds: 95-96% on projections vs
-    88-90% on features; subtracting the mean feature did not close the gap).
+    88-90% on features, read on the test queries; on the run's validation queries, seed 0:
+    96.9% vs 94.1%; subtracting the mean feature did not close the gap).
     """
     was_training = encoder.training
     encoder.eval()

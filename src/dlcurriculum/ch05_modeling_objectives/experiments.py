@@ -3,11 +3,14 @@
 Ref: Chen et al. 2020 (SimCLR); Khosla et al. 2020 (SupCon).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from dlcurriculum.ch05_modeling_objectives.evaluation import embed, few_shot_accuracy, support_split
 from dlcurriculum.ch05_modeling_objectives.model import Encoder
@@ -26,7 +29,7 @@ from dlcurriculum.core import runs
 from dlcurriculum.core.config import RunConfig
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
-from dlcurriculum.core.report import Criterion, RunRecord, Verdict
+from dlcurriculum.core.report import Criterion, RunRecord, Verdict, at_least, not_measured
 from dlcurriculum.core.seed import choose_device, rng_state, seed_everything, set_rng_state
 
 SLUG = "ch05_modeling_objectives"
@@ -55,32 +58,45 @@ class ContrastiveConfig(RunConfig):
     lr: float = 4e-3
     """Peak learning rate of the one-cycle schedule (AdamW)."""
     simclr_temperature: float = 1.0
-    """NT-Xent temperature (1.0 beat 0.5, 0.3 and 0.2 at this short training; see README)."""
+    """NT-Xent temperature. Chosen, with lr and the augmentation's magnitudes, by a sweep that
+    read the TEST queries (before the validation split existed; see README); re-checked on
+    the validation queries against 0.5 (README)."""
     supcon_temperature: float = 0.1
-    """SupCon temperature."""
-    train_size: int = 60_000
-    """Training examples drawn from (the first n of the 60k, support removed)."""
+    """SupCon temperature (the paper's value; not tuned here)."""
+    train_size: int = 55_000
+    """Training examples: the first n of the 60k training images (support removed), at most
+    60000 - val_size."""
+    val_size: int = 5_000
+    """Validation queries: the last n of the 60k training images, never trained on. Compare
+    settings on their accuracy (summary "validation"), never on the test queries."""
     test_size: int = 10_000
-    """Test queries (10k = the whole test set)."""
+    """Test queries (10k = the whole test set), read once for the criteria."""
     baselines: bool = True
     """Also run the linear probe and the support-only supervised CNN."""
     target_simclr: float = 0.90
-    """Success bar for SimCLR accuracy at k = 10."""
+    """Success bar for SimCLR test accuracy at k = 10."""
     target_supcon: float = 0.97
-    """Success bar for SupCon accuracy at k = 10."""
+    """Success bar for SupCon test accuracy at k = 10."""
     margin_over_pixels: float = 0.10
-    """Both must beat raw-pixel similarity at k = 10 by at least this much."""
-    time_budget_s: float = 900.0
-    """Wall-time bar for the whole run."""
+    """Success bar: SimCLR and SupCon each beat raw-pixel similarity at k = 10 (test) by at
+    least this much accuracy."""
+    time_budget_s: float = 0.0
+    """Wall-time bar for the whole run (0 = none: the time criterion is N/A)."""
 
     def __post_init__(self) -> None:
         assert set(self.objectives) <= set(OBJECTIVES), f"objectives must be in {OBJECTIVES}"
         assert self.ks and min(self.ks) >= 1 and 10 in self.ks, "ks must include 10"
         assert 0 < self.test_size <= 10_000 and 0 < self.train_size <= 60_000
+        assert 0 <= self.val_size and self.train_size + self.val_size <= 60_000, (
+            "train_size + val_size must be at most 60000: validation is the last val_size "
+            "training images and must not overlap the first train_size (lower one of them)"
+        )
+        assert self.time_budget_s >= 0, "time_budget_s is in seconds (0 = no budget)"
         assert self.simclr_temperature > 0 and self.supcon_temperature > 0
 
 
 CONTRASTIVE_PRESETS = {
+    # smoke proves that the code runs; it keeps the real bars (it is not judged)
     "smoke": ContrastiveConfig(
         objectives=("simclr", "supcon"),
         ks=(1, 10),
@@ -90,20 +106,69 @@ CONTRASTIVE_PRESETS = {
         supervised_epochs=1,
         batch_size=128,
         train_size=2048,
+        val_size=1000,
         test_size=1000,
-        # a few seconds of training: the bars only say "well above chance (10%)"
-        target_simclr=0.25,
-        target_supcon=0.25,
-        margin_over_pixels=-1.0,
-        time_budget_s=120.0,
     ),
-    "quick": ContrastiveConfig(),
+    "quick": ContrastiveConfig(time_budget_s=900.0),
     "full": ContrastiveConfig(simclr_epochs=15, supervised_epochs=5, time_budget_s=3600.0),
 }
 
 
+def _per_k(
+    predict: Callable[[Tensor, Tensor], Tensor],
+    support: Tensor,
+    query_labels: Tensor,
+    ks: tuple[int, ...],
+) -> dict[int, float]:
+    """Accuracy of a baseline fitted on the first k support examples per class, for each k.
+
+    Args:
+        predict: (support [n, ...], support labels [n]) -> predicted class per query.
+        support: [class, k_max, ...] support examples (images or embeddings).
+    """
+    n_classes = support.shape[0]
+    out = {}
+    for k in ks:
+        s_labels = torch.arange(n_classes, device=support.device).repeat_interleave(k)
+        pred = predict(support[:, :k].flatten(0, 1), s_labels)
+        out[k] = (pred == query_labels).float().mean().item()
+    return out
+
+
+def _validation(
+    encoder: Encoder,
+    objective: str,
+    val_x: Tensor,
+    val_y: Tensor,
+    support: Tensor,
+    few_shot: Callable[[Tensor, Tensor, Tensor], dict[int, float]],
+) -> dict[str, dict[int, float]]:
+    """Validation accuracy on the projection head's outputs and on the trunk's features.
+
+    Both spaces are scored whatever `projection` is, so the choice between them is made
+    on validation queries.
+    """
+    out = {}
+    for projection, name in ((True, objective), (False, f"{objective} (trunk features)")):
+        support_z = embed(encoder, support.flatten(0, 1), projection)
+        out[name] = few_shot(
+            embed(encoder, val_x, projection), val_y, support_z.unflatten(0, support.shape[:2])
+        )
+    return out
+
+
+def _as_json(table: dict[str, dict[int, float]]) -> dict[str, dict[str, float]]:
+    """JSON keys are strings: k is written as "10"."""
+    return {name: {str(k): a for k, a in row.items()} for name, row in table.items()}
+
+
 def run_contrastive(cfg: ContrastiveConfig, run_dir: Path) -> Result:
-    """Train each objective in turn; checkpoint after each, so a resumed run skips finished ones."""
+    """Train each objective in turn; checkpoint after each, so a resumed run skips finished ones.
+
+    Each encoder is scored on the validation queries (held-out training images, for
+    comparing settings) and on the test queries (for the criteria); nothing in the run is
+    chosen by either.
+    """
     from dlcurriculum.data import load_mnist
 
     clock = runs.Stopwatch()
@@ -117,20 +182,36 @@ def run_contrastive(cfg: ContrastiveConfig, run_dir: Path) -> Result:
     )
     support = images[support_idx].to(device)  # [class, k_max, 1, 28, 28]
     train_x, train_y = images[rest].to(device), labels[rest].to(device)
+    # validation: the last val_size training images, disjoint from train_size's first ones
+    val_x = data.train_images[len(data.train_images) - cfg.val_size :, None].to(device)
+    val_y = data.train_labels[len(data.train_labels) - cfg.val_size :].to(device)
     test_x = data.test_images[: cfg.test_size, None].to(device)
     test_y = data.test_labels[: cfg.test_size].to(device)
-    state: dict[str, Any] = {"step": 0, "accuracy": {}, "train_s": {}}
+    state: dict[str, Any] = {
+        "step": 0,
+        "accuracy": {},
+        "validation": {},
+        "train_s": {},
+        "elapsed_s": 0.0,
+    }
     ckpt = runs.latest_checkpoint(run_dir)
     if ckpt is not None:
         saved = runs.load_checkpoint(ckpt)
         state = saved["state"]
         set_rng_state(saved["rng"])
+    # a resumed run's wall time: the checkpointed pieces plus this one (work lost after the
+    # last checkpoint is redone here, so the total compares with an uninterrupted run)
+    elapsed_before = state["elapsed_s"]
     logger = runs.MetricLogger(run_dir, resume_step=state["step"] if ckpt else None)
-    acc = state["accuracy"]
+    acc, val = state["accuracy"], state["validation"]
+
+    def few_shot(queries: Tensor, query_labels: Tensor, support_z: Tensor) -> dict[int, float]:
+        return few_shot_accuracy(queries, query_labels, support_z, cfg.ks, ns.nearest_class)
+
     if "raw pixels" not in acc:
-        acc["raw pixels"] = few_shot_accuracy(
-            test_x.flatten(1), test_y, support.flatten(2), cfg.ks, ns.nearest_class
-        )
+        acc["raw pixels"] = few_shot(test_x.flatten(1), test_y, support.flatten(2))
+        if cfg.val_size:
+            val["raw pixels"] = few_shot(val_x.flatten(1), val_y, support.flatten(2))
     steps_per_epoch = len(train_x) // cfg.batch_size
     total_steps = steps_per_epoch * sum(
         cfg.simclr_epochs if o == "simclr" else cfg.supervised_epochs for o in cfg.objectives
@@ -161,87 +242,72 @@ def run_contrastive(cfg: ContrastiveConfig, run_dir: Path) -> Result:
             log=log,
         )
         state["train_s"][objective] = objective_clock.elapsed
+        if cfg.val_size:
+            val.update(_validation(encoder, objective, val_x, val_y, support, few_shot))
+            logger.log(
+                state["step"],
+                **{f"eval/val_{objective}_k{k}": a for k, a in val[objective].items()},
+            )
         test_z = embed(encoder, test_x, cfg.projection)
         support_z = embed(encoder, support.flatten(0, 1), cfg.projection).unflatten(
             0, support.shape[:2]
         )
-        acc[objective] = few_shot_accuracy(test_z, test_y, support_z, cfg.ks, ns.nearest_class)
+        acc[objective] = few_shot(test_z, test_y, support_z)
         logger.log(
             state["step"], **{f"eval/{objective}_k{k}": a for k, a in acc[objective].items()}
         )
         if cfg.baselines and objective == cfg.objectives[0]:
-            acc[f"linear probe ({objective})"] = {
-                k: (
-                    linear_probe(
-                        support_z[:, :k].flatten(0, 1),
-                        torch.arange(10, device=device).repeat_interleave(k),
-                        test_z,
-                    )
-                    == test_y
-                )
-                .float()
-                .mean()
-                .item()
-                for k in cfg.ks
-            }
+            probe = partial(linear_probe, queries=test_z)
+            acc[f"linear probe ({objective})"] = _per_k(probe, support_z, test_y, cfg.ks)
         save_views(run_dir, objective, test_z, test_y, support_z, test_x, support, ns.nearest_class)
+        state["elapsed_s"] = elapsed_before + clock.elapsed
         runs.save_checkpoint(
             run_dir,
             state["step"],
             {"encoder": encoder.state_dict(), "state": state, "rng": rng_state()},
         )
     if cfg.baselines and "supervised CNN (support only)" not in acc:
-        acc["supervised CNN (support only)"] = {
-            k: (
-                supervised_on_support(
-                    support[:, :k].flatten(0, 1),
-                    torch.arange(10, device=device).repeat_interleave(k),
-                    test_x,
-                    cfg.seed,
-                    cfg.width,
-                )
-                == test_y
-            )
-            .float()
-            .mean()
-            .item()
-            for k in cfg.ks
-        }
+        cnn = partial(supervised_on_support, queries=test_x, seed=cfg.seed, width=cfg.width)
+        acc["supervised CNN (support only)"] = _per_k(cnn, support, test_y, cfg.ks)
     bar.close()
     logger.close()
+
     summary = {
-        # JSON keys are strings: k is written as "10"
-        "accuracy": {name: {str(k): a for k, a in row.items()} for name, row in acc.items()},
+        "accuracy": _as_json(acc),
+        "validation": _as_json(val),
         "train_time_s": state["train_s"],
         "steps": state["step"],
-        "wall_time_s": clock.elapsed,
+        "wall_time_s": elapsed_before + clock.elapsed,
+        "resumed": ckpt is not None,
         "device": str(device),
     }
     return finish(run_dir, summary)
 
 
-def _at_k10(record: RunRecord, objective: str, target_key: str) -> Verdict:
-    a = record.summary["accuracy"][objective]["10"]
-    target = record.config[target_key]
-    return Verdict(a >= target, f"{a:.2%} (target {target:.0%})")
-
-
 def _above_pixels(record: RunRecord) -> Verdict:
+    """SimCLR and SupCon each beat raw pixels by the margin; N/A unless both were trained."""
     acc = record.summary["accuracy"]
+    missing = [o for o in ("simclr", "supcon") if o not in acc]
+    if missing:
+        return not_measured(f"{' and '.join(missing)} not trained in this run (objectives)")
     floor = acc["raw pixels"]["10"]
-    learned = [acc[o]["10"] for o in record.config["objectives"] if o in ("simclr", "supcon")]
-    if not learned:
-        return Verdict(False, "not measured (neither simclr nor supcon was run)")
-    margin = min(learned) - floor
+    margins = {o: acc[o]["10"] - floor for o in ("simclr", "supcon")}
     return Verdict(
-        margin >= record.config["margin_over_pixels"],
-        f"+{100 * margin:.1f} points over raw pixels ({floor:.2%})",
+        min(margins.values()) >= record.config["margin_over_pixels"],
+        ", ".join(f"{o} {100 * m:+.1f} points" for o, m in margins.items())
+        + f" over raw pixels ({floor:.1%})",
     )
 
 
-def _in_budget(record: RunRecord) -> Verdict:
+BUDGET = "wall time of the run ≤ time_budget_s = {time_budget_s:.0f} s (0 = no budget)"
+
+
+def in_budget(record: RunRecord) -> Verdict:
+    """Wall time within time_budget_s; N/A when the config sets no budget (0)."""
     wall, budget = record.summary["wall_time_s"], record.config["time_budget_s"]
-    return Verdict(wall <= budget, f"{wall:.0f} s (budget {budget:.0f} s)")
+    if not budget:
+        return not_measured(f"no time budget set (--set time_budget_s=...); took {wall:.0f} s")
+    return Verdict(wall <= budget, f"{wall:.0f} s")
 
 
 CONTRASTIVE = ExperimentSpec(
@@ -250,21 +316,31 @@ CONTRASTIVE = ExperimentSpec(
     presets=CONTRASTIVE_PRESETS,
     run=run_contrastive,
     criteria=(
-        Criterion(
-            "SimCLR (no labels) few-shot accuracy at k = 10",
-            lambda r: _at_k10(r, "simclr", "target_simclr"),
+        at_least(
+            "SimCLR (no labels) few-shot test accuracy at k = 10",
+            "accuracy.simclr.10",
+            "target_simclr",
+            "{:.2%}",
+        ),
+        at_least(
+            "SupCon few-shot test accuracy at k = 10",
+            "accuracy.supcon.10",
+            "target_supcon",
+            "{:.2%}",
         ),
         Criterion(
-            "SupCon few-shot accuracy at k = 10", lambda r: _at_k10(r, "supcon", "target_supcon")
+            "SimCLR and SupCon each beat raw-pixel similarity (test, k = 10) by ≥ "
+            "{margin_over_pixels:.1%} (absolute)",
+            _above_pixels,
         ),
-        Criterion("both far above raw-pixel similarity (k = 10)", _above_pixels),
-        Criterion("the run fits its time budget (15 min for quick)", _in_budget),
+        Criterion(BUDGET, in_budget),
     ),
     figures=contrastive_figures,
     sections=contrastive_sections,
     next_steps=(
         "Lower `simclr_temperature` (e.g. `--set simclr_temperature=0.3`) and watch the k = 1 "
-        "accuracy fall (the chapter page has our sweep); compare `--set projection=false`. "
+        "validation accuracy fall; the validation table also compares the projection head "
+        "with the trunk's features. Compare settings on validation, never on test. "
         "Then `dlc start 5` to write NT-Xent, the augmentation and the nearest-class rule "
         "yourself."
     ),

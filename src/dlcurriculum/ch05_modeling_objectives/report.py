@@ -102,16 +102,32 @@ def contrastive_figures(record: RunRecord) -> list[Path]:
 
 
 def contrastive_sections(record: RunRecord) -> list[tuple[str, str]]:
-    """The accuracy table: one row per objective or baseline, one column per k."""
-    acc = record.summary["accuracy"]
+    """The accuracy tables, test and validation: one row per method, one column per k."""
     ks = [str(k) for k in record.config["ks"]]
-    rows = [[name] + [f"{100 * row[k]:.1f}" for k in ks] for name, row in acc.items()]
-    table = markdown_table(["method \\ k per class", *ks], rows)
+
+    def table(acc: dict[str, dict[str, float]]) -> str:
+        rows = [[name] + [f"{100 * row[k]:.1f}" for k in ks] for name, row in acc.items()]
+        return markdown_table(["method \\ k per class", *ks], rows)
+
     times = ", ".join(f"{o} {t:.0f} s" for o, t in record.summary["train_time_s"].items())
     body = (
         "Test accuracy (%) of each method with k labelled support examples per class "
         "(removed from the training set before training). Contrastive rows use the "
-        "exercise's rule: mean cosine similarity to each class's support examples.\n\n"
-        f"{table}\n\nTraining time: {times}; {record.summary['steps']} optimizer steps in all."
+        "exercise's rule: mean cosine similarity to each class's support examples. The "
+        "criteria read this table; compare settings on the validation table below.\n\n"
+        f"{table(record.summary['accuracy'])}\n\nTraining time: {times}; "
+        f"{record.summary['steps']} optimizer steps in all."
     )
-    return [("Few-shot accuracy", body)]
+    sections = [("Few-shot accuracy", body)]
+    val = record.summary.get("validation")
+    if val:
+        sections.append(
+            (
+                "Validation accuracy",
+                f"The same rule on {record.config['val_size']} validation queries (the last "
+                "training images, never trained on), in both embedding spaces (`projection`). "
+                "Choose settings (temperature, augmentation, `projection`) by this table; the "
+                f"test figures are read once, for the criteria.\n\n{table(val)}",
+            )
+        )
+    return sections

@@ -25,7 +25,7 @@ from dlcurriculum.ch00_mnist.training import random_shift
 def digit_classifier(
     images: Tensor, labels: Tensor, seed: int, steps: int = 300, width: int = 16
 ) -> CNN:
-    """Chapter 0's CNN trained briefly with shifts (about 98% test accuracy at 300 steps)."""
+    """Chapter 0's CNN trained briefly with shifts (97.0% on 2000 test digits at 300 steps)."""
     torch.manual_seed(seed)
     model = CNN(width=width).to(images.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
