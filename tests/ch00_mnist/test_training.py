@@ -104,7 +104,14 @@ def test_early_stopping_stops_and_restores_the_best_weights() -> None:
     train = Split(images[:384], labels[:384])
     val = Split(images[384:], (labels[384:] + 1) % 10)
     cfg = MNISTConfig(
-        width=4, epochs=20, batch_size=32, lr=0.01, train_size=384, patience=2, evals_per_epoch=1
+        width=4,
+        epochs=20,
+        batch_size=32,
+        lr=0.01,
+        train_size=384,
+        val_size=128,
+        patience=2,
+        evals_per_epoch=1,
     )
     ns = SimpleNamespace(train_step=train_step, accuracy=accuracy)
     torch.manual_seed(0)
@@ -115,3 +122,38 @@ def test_early_stopping_stops_and_restores_the_best_weights() -> None:
     assert out["steps"] == 3 * steps_per_epoch  # best, then two worse evaluations
     # the returned figures are those of the restored (best) weights
     assert out["test_loss"] == pytest.approx(evaluate(model, val, ns)[0])
+
+
+def test_fit_evaluates_test_once_after_training_and_times_the_target_on_validation() -> None:
+    """The curves, early stopping and time to target use the `evals` splits; the test split is
+    seen exactly once, by the final model."""
+    images, labels = checks._toy_task(400)
+    train, val, test = (
+        Split(images[:256], labels[:256]),
+        Split(images[256:336], labels[256:336]),
+        Split(images[336:], labels[336:]),
+    )
+    seen: list[int] = []
+
+    def counting_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+        seen.append(len(labels))
+        return accuracy(logits, labels)
+
+    cfg = MNISTConfig(
+        width=4,
+        epochs=3,
+        batch_size=32,
+        lr=0.01,
+        train_size=256,
+        val_size=80,
+        evals_per_epoch=2,
+        target_accuracy=0.5,
+    )
+    ns = SimpleNamespace(train_step=train_step, accuracy=counting_accuracy)
+    torch.manual_seed(0)
+    model = CNN(width=4)
+    out = fit(cfg, model, train, ns, {"val": val}, test)
+    assert seen.count(len(test)) == 1 and seen[-1] == len(test)
+    assert seen.count(len(val)) == 3 * 2  # evals_per_epoch validation passes per epoch
+    assert out["time_to_target_s"] is not None  # the toy task is learned: val passes 50%
+    assert out["test_accuracy"] == pytest.approx(evaluate(model, test, ns)[1])

@@ -3,8 +3,9 @@
 Each regularizer is switched on alone, on the full training set and on a small subset
 (where overfitting, and so regularization, matters), for several seeds. Every run sees
 the same number of training examples, so a small subset means many epochs.
-The last 10k training images are held out as the validation set that early stopping
-watches; the test set is only ever used for the final figure.
+The last `val_size` training images are held out as the validation split: early stopping
+watches it, and the best regularizer is chosen on it. The test split is evaluated once
+per run, after training, and only the validation winner's test gain is judged.
 """
 
 import statistics
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcurriculum.ch00_mnist.experiments import MNISTConfig, load_splits
-from dlcurriculum.ch00_mnist.training import Split, fit
+from dlcurriculum.ch00_mnist.training import Split, evaluate, fit
 from dlcurriculum.core import runs
 from dlcurriculum.core.config import RunConfig
 from dlcurriculum.core.exercises import resolve
@@ -23,13 +24,18 @@ from dlcurriculum.core.report import (
     RunRecord,
     Verdict,
     markdown_table,
+    not_measured,
     pyplot,
     save_figure,
 )
 from dlcurriculum.core.seed import choose_device, seed_everything
 
 CONDITIONS = ("baseline", "dropout", "weight_decay", "augmentation", "early_stopping")
-VAL_SIZE = 10_000
+MIN_SEEDS = 3
+"""Fewer seeds than this give no usable spread between seeds."""
+Stats = dict[str, float | int]
+"""One (train size, condition) over seeds: n, then test accuracy's mean and std and
+validation accuracy's val_mean and val_std."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,10 @@ class RegularizationConfig(RunConfig):
     conditions: tuple[str, ...] = CONDITIONS
     """Which conditions to run (baseline must be one)."""
     train_sizes: tuple[int, ...] = (5_000, 50_000)
-    """Training-set sizes (taken from the first 50k; the last 10k are validation)."""
+    """Training-set sizes (the first n training images; at most 60000 - val_size)."""
+    val_size: int = 10_000
+    """Validation images: the last n training images. Early stopping and the choice of the
+    best regularizer use them; the test split never chooses anything."""
     seeds: int = 3
     """Seeds per (condition, size); mean ± std over them."""
     examples_per_run: int = 100_000
@@ -61,14 +70,22 @@ class RegularizationConfig(RunConfig):
     evals_per_run: int = 12
     """Validation evaluations per run (early stopping's resolution)."""
     test_size: int = 10_000
-    """Test examples for the final figure."""
+    """Test examples for the final figures (evaluated once per run, after training)."""
+    min_z: float = 2.0
+    """Success bar: a gain counts when it exceeds this many standard errors."""
 
     def __post_init__(self) -> None:
         unknown = set(self.conditions) - set(CONDITIONS)
         assert not unknown, f"unknown conditions {sorted(unknown)}; choose from {CONDITIONS}"
         assert "baseline" in self.conditions, "the study needs the baseline condition"
-        assert all(0 < n <= 60_000 - VAL_SIZE for n in self.train_sizes), "train sizes in 1..50000"
+        assert len(self.conditions) >= 2, "the study needs a regularizer besides the baseline"
+        assert 0 < self.val_size < 60_000, "val_size must be in 1..59999"
+        assert all(0 < n <= 60_000 - self.val_size for n in self.train_sizes), (
+            f"train sizes must be in 1..{60_000 - self.val_size} (60000 - val_size): the "
+            "validation images must not be trained on"
+        )
         assert self.seeds >= 1 and self.examples_per_run >= max(self.train_sizes)
+        assert self.min_z > 0, "min_z must be positive"
 
     def cells(self) -> list[tuple[str, int, int]]:
         """(condition, train size, seed) for every training run, in a fixed order."""
@@ -87,6 +104,7 @@ class RegularizationConfig(RunConfig):
             batch_size=self.batch_size,
             lr=self.lr,
             train_size=train_size,
+            val_size=self.val_size,
             test_size=self.test_size,
             evals_per_epoch=max(
                 1, min(train_size // self.batch_size, round(self.evals_per_run / epochs))
@@ -116,12 +134,17 @@ PRESETS = {
 
 
 def run(cfg: RegularizationConfig, run_dir: Path) -> Result:
-    """Train every cell; a row per finished cell in metrics.jsonl, so a restart skips done cells."""
+    """Train every cell; a row per finished cell in metrics.jsonl, so a restart skips done cells.
+
+    Each cell's final model is evaluated on the validation split (which chooses the best
+    regularizer) and, once, on the test split (which only reports).
+    """
     clock = runs.Stopwatch()
     device = choose_device(cfg.device)
     ns = resolve("ch00_mnist", cfg.impl)
     train_all, test = load_splits(60_000, cfg.test_size, device)
-    val = Split(train_all.images[-VAL_SIZE:], train_all.labels[-VAL_SIZE:])
+    start = len(train_all) - cfg.val_size
+    val = Split(train_all.images[start:], train_all.labels[start:])
     done = runs.read_metrics(run_dir)
     cells = cfg.cells()
     with runs.MetricLogger(run_dir, resume_step=len(done) - 1 if done else None) as logger:
@@ -131,8 +154,9 @@ def run(cfg: RegularizationConfig, run_dir: Path) -> Result:
             model = ns.CNN(width=cell.width, dropout=cell.dropout).to(device)
             train = Split(train_all.images[:size], train_all.labels[:size])
             desc = f"[{i + 1}/{len(cells)}] {condition} n={size} seed={seed}"
-            evals = {"val": val} if cell.patience else {}  # only early stopping looks at val
+            evals = {"val": val} if cell.patience else {}  # only early stopping watches val
             out = fit(cell, model, train, ns, evals, test, desc=desc)
+            out["val_loss"], out["val_accuracy"] = evaluate(model, val, ns)
             logger.log(
                 i,
                 condition=condition,
@@ -146,40 +170,43 @@ def run(cfg: RegularizationConfig, run_dir: Path) -> Result:
     )
 
 
-def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
-    """{train size: {condition: {mean, std, n}}} of test accuracy over seeds."""
-    table: dict[str, dict[str, dict[str, float]]] = {}
+def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, Stats]]:
+    """{train size: {condition: stats}} over seeds: test accuracy as mean, std and n, and
+    validation accuracy as val_mean and val_std."""
+    table: dict[str, dict[str, Stats]] = {}
     for size in sorted({r["train_size"] for r in rows}):
         table[str(size)] = {}
         for condition in dict.fromkeys(r["condition"] for r in rows):
-            accs = [
-                r["eval/test_accuracy"]
-                for r in rows
-                if r["train_size"] == size and r["condition"] == condition
-            ]
-            if accs:
-                std = statistics.stdev(accs) if len(accs) > 1 else 0.0
-                table[str(size)][condition] = {
-                    "mean": statistics.fmean(accs),
-                    "std": std,
-                    "n": len(accs),
-                }
+            cell = [r for r in rows if r["train_size"] == size and r["condition"] == condition]
+            if not cell:
+                continue
+            stats: Stats = {"n": len(cell)}
+            for prefix, key in (("", "eval/test_accuracy"), ("val_", "eval/val_accuracy")):
+                accs = [r[key] for r in cell if key in r]
+                if accs:
+                    stats[prefix + "mean"] = statistics.fmean(accs)
+                    stats[prefix + "std"] = statistics.stdev(accs) if len(accs) > 1 else 0.0
+            table[str(size)][condition] = stats
     return table
 
 
-def best_gain(table: dict[str, dict[str, float]]) -> tuple[str, float, float]:
-    """(best regularizer, its mean gain over baseline, standard error of that gain)."""
-    base = table["baseline"]
-    gains = {
-        c: (
-            s["mean"] - base["mean"],
-            (s["std"] ** 2 / s["n"] + base["std"] ** 2 / base["n"]) ** 0.5,
-        )
-        for c, s in table.items()
-        if c != "baseline"
-    }
-    best = max(gains, key=lambda c: gains[c][0])
-    return best, *gains[best]
+def choose_on_validation(by_condition: dict[str, Stats]) -> str:
+    """The regularizer (not the baseline) with the best mean validation accuracy."""
+    regularizers = [c for c in by_condition if c != "baseline"]
+    return max(regularizers, key=lambda c: by_condition[c]["val_mean"])
+
+
+def gain_on_test(by_condition: dict[str, Stats], condition: str) -> tuple[float, float]:
+    """(mean test-accuracy gain of `condition` over baseline, its standard error).
+
+    Raises KeyError (the criterion is then N/A) when either mean has fewer than 2 seeds,
+    as its spread, and so the standard error, is unknown.
+    """
+    s, base = by_condition[condition], by_condition["baseline"]
+    if min(s["n"], base["n"]) < 2:
+        raise KeyError(f"a spread over seeds for {condition} and baseline (needs seeds >= 2)")
+    se = (s["std"] ** 2 / s["n"] + base["std"] ** 2 / base["n"]) ** 0.5
+    return s["mean"] - base["mean"], se
 
 
 def _complete(record: RunRecord) -> Verdict:
@@ -187,23 +214,39 @@ def _complete(record: RunRecord) -> Verdict:
     expected = len(cfg["conditions"]) * len(cfg["train_sizes"]) * cfg["seeds"]
     n = record.summary["cells"]
     return Verdict(
-        n == expected and cfg["seeds"] >= 3, f"{n}/{expected} runs, {cfg['seeds']} seeds each"
+        n == expected and cfg["seeds"] >= MIN_SEEDS,
+        f"{n}/{expected} runs, {cfg['seeds']} seeds each",
     )
 
 
 def _helps_small(record: RunRecord) -> Verdict:
-    small = min(record.summary["table"], key=int)
-    name, gain, se = best_gain(record.summary["table"][small])
-    return Verdict(gain > 2 * se, f"{name}: {100 * gain:+.2f} ± {100 * se:.2f} points on n={small}")
+    table, z = record.summary["table"], record.config["min_z"]
+    small = min(table, key=int)
+    chosen = choose_on_validation(table[small])
+    gain, se = gain_on_test(table[small], chosen)
+    return Verdict(
+        gain > z * se,
+        f"{chosen} (chosen on validation): {100 * gain:+.2f} ± {100 * se:.2f} (SE) test points "
+        f"on n={small}, {gain / se if se else float('inf'):.1f} SE",
+    )
 
 
 def _matters_more_when_small(record: RunRecord) -> Verdict:
-    table = record.summary["table"]
+    table, z = record.summary["table"], record.config["min_z"]
     sizes = sorted(table, key=int)
-    gains = {n: best_gain(table[n])[1] for n in sizes}
-    passed = len(sizes) > 1 and gains[sizes[0]] > gains[sizes[-1]]
-    text = ", ".join(f"n={n}: {100 * g:+.2f}" for n, g in gains.items())
-    return Verdict(passed, f"best gain (points) {text}")
+    if len(sizes) < 2:
+        return not_measured("the run has a single training-set size; it needs two")
+    gains = {n: gain_on_test(table[n], choose_on_validation(table[n])) for n in sizes}
+    (g_small, se_small), (g_large, se_large) = gains[sizes[0]], gains[sizes[-1]]
+    diff, se = g_small - g_large, (se_small**2 + se_large**2) ** 0.5
+    text = ", ".join(
+        f"n={n}: {choose_on_validation(table[n])} {100 * g:+.2f} ± {100 * e:.2f}"
+        for n, (g, e) in gains.items()
+    )
+    return Verdict(
+        diff > z * se,
+        f"test gain (points ± SE) {text}; difference {100 * diff:+.2f} ± {100 * se:.2f}",
+    )
 
 
 def _figures(record: RunRecord) -> list[Path]:
@@ -215,12 +258,16 @@ def _figures(record: RunRecord) -> list[Path]:
     for ax, size in zip(axes[0], sizes, strict=True):
         means = [100 * table[size][c]["mean"] for c in conditions]
         stds = [100 * table[size][c]["std"] for c in conditions]
+        has_val = len(conditions) > 1 and all("val_mean" in table[size][c] for c in conditions)
+        chosen = choose_on_validation(table[size]) if has_val else None
         ax.bar(
             range(len(conditions)),
             means,
             yerr=stds,
             capsize=4,
-            color=["gray"] + ["C0"] * (len(conditions) - 1),
+            color=[
+                "gray" if c == "baseline" else "C1" if c == chosen else "C0" for c in conditions
+            ],
         )
         ax.set_xticks(
             range(len(conditions)), [c.replace("_", "\n") for c in conditions], fontsize=8
@@ -231,7 +278,11 @@ def _figures(record: RunRecord) -> list[Path]:
             ylabel="test accuracy (%)",
             title=f"{int(size):,} training examples",
         )
-    fig.suptitle("Each regularizer alone vs baseline (mean ± std over seeds)")
+    fig.suptitle(
+        "Each regularizer alone vs baseline: test accuracy, mean ± std over seeds\n"
+        "(orange: the regularizer chosen on validation)"
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.95))  # leave room for the two-line title
     return [save_figure(fig, record.run_dir / "figures" / "regularization.png")]
 
 
@@ -240,19 +291,35 @@ def _sections(record: RunRecord) -> list[tuple[str, str]]:
     rows = []
     for size, by_condition in sorted(table.items(), key=lambda kv: int(kv[0])):
         base = by_condition["baseline"]["mean"]
+        has_val = len(by_condition) > 1 and all("val_mean" in s for s in by_condition.values())
+        chosen = choose_on_validation(by_condition) if has_val else None
         for condition, s in by_condition.items():
             delta = "" if condition == "baseline" else f"{100 * (s['mean'] - base):+.2f}"
             rows.append(
                 (
                     f"{int(size):,}",
-                    condition,
+                    condition + (" (chosen)" if condition == chosen else ""),
+                    f"{100 * s['val_mean']:.2f} ± {100 * s['val_std']:.2f}"
+                    if "val_mean" in s
+                    else "—",
                     f"{100 * s['mean']:.2f} ± {100 * s['std']:.2f}",
                     delta,
                     s["n"],
                 )
             )
-    header = ["train size", "condition", "test accuracy (%)", "Δ vs baseline (points)", "seeds"]
-    return [("Results", markdown_table(header, rows))]
+    header = [
+        "train size",
+        "condition",
+        "validation accuracy (%)",
+        "test accuracy (%)",
+        "test Δ vs baseline (points)",
+        "seeds",
+    ]
+    note = (
+        "Mean ± std over seeds. The regularizer marked *chosen* has the best validation "
+        "accuracy at that size; only its test gain is judged, so the test split chooses nothing."
+    )
+    return [("Results", markdown_table(header, rows) + "\n\n" + note)]
 
 
 REGULARIZATION = ExperimentSpec(
@@ -261,13 +328,15 @@ REGULARIZATION = ExperimentSpec(
     presets=PRESETS,
     run=run,
     criteria=(
-        Criterion("every condition ran on every size with at least 3 seeds", _complete),
+        Criterion(f"every condition ran on every size with at least {MIN_SEEDS} seeds", _complete),
         Criterion(
-            "on the smallest set, the best regularizer beats baseline by > 2 standard errors",
+            "on the smallest set, the regularizer chosen on validation beats baseline on test "
+            "by > {min_z:g} standard errors",
             _helps_small,
         ),
         Criterion(
-            "regularization helps more on the smallest set than on the largest",
+            "its test gain is larger on the smallest set than on the largest "
+            "(each size's validation choice) by > {min_z:g} standard errors",
             _matters_more_when_small,
         ),
     ),
