@@ -4,7 +4,6 @@
 them too.
 """
 
-import json
 import re
 import shutil
 from dataclasses import dataclass
