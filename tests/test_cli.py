@@ -54,6 +54,8 @@ def test_list_and_show(tmp_path: Path) -> None:
         (["run", "mnist", "--set", "epochs=two"], "expected a int"),
         (["run", "mnist", "--device", "cuda"], "no CUDA GPU"),
         (["run", "mnist", "--impl", "missing"], "no such folder"),
+        # text is never read as console markup: brackets show as typed, and [/x] cannot crash
+        (["run", "mnist", "--impl", "[/x] [rl] [1, 2]"], "--impl [/x] [rl] [1, 2]: no such"),
         (["report", "."], "not a run folder"),
         (["check", "0", "--dir", "empty"], "does not exist: run `dlc start`"),
         (["data", "fetch", "cifar"], "unknown dataset 'cifar'"),
@@ -209,3 +211,13 @@ def test_rlhf_starts_from_a_chapter_1_run_as_the_page_says(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr[-2000:]
     [run_dir] = (tmp_path / "runs" / "rlhf").iterdir()
     assert (run_dir / "report.md").exists() and (run_dir / "labels.sqlite").exists()
+
+
+def test_console_text_is_never_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    from dlcurriculum.console import err, out
+
+    out.print("pip install 'deep-learning-curriculum[rl]'; got [inf, 31.0] [/path] [happy]")
+    err.print("cache.layers[i] [bold]x[/bold]")
+    captured = capsys.readouterr()
+    assert "deep-learning-curriculum[rl]'; got [inf, 31.0] [/path] [happy]" in captured.out
+    assert "cache.layers[i] [bold]x[/bold]" in captured.err

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markdown import Markdown
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from dlcurriculum import catalog
 from dlcurriculum.ch07_alignment.label_cli import label_app
+from dlcurriculum.console import err, out
 from dlcurriculum.core.errors import DlcError, Interrupted
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
 
@@ -34,8 +34,6 @@ data_app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(label_app, name="label")
-out = Console()
-err = Console(stderr=True)
 EXIT_NOT_PASSED = 3
 """`dlc run`'s exit status when a criterion FAILs or is N/A (a script can tell)."""
 
@@ -106,15 +104,16 @@ def progress_(dir: Workspace = Path("workspace"), runs: RunsRoot = Path("runs"))
             for c in r.criteria:
                 if c.get("status") in (FAIL, NOT_MEASURED):
                     out.print(
-                        f"[red]{c['status']}[/red] {escape(r.experiment)} {r.name}: "
-                        f"{escape(str(c.get('criterion')))} ({escape(str(c.get('measured')))})",
-                        highlight=False,
+                        Text.assemble(
+                            (str(c["status"]), "red"),
+                            f" {r.experiment} {r.name}: {c.get('criterion')} ({c.get('measured')})",
+                        )
                     )
     if state.next_chapter is None:
-        out.print(f"Next: {state.next_step}.", highlight=False)
+        out.print(f"Next: {state.next_step}.")
     else:
         ch = catalog.get_chapter(state.next_chapter)
-        out.print(f"Next: chapter {ch.number} ({ch.title}): {state.next_step}.", highlight=False)
+        out.print(f"Next: chapter {ch.number} ({ch.title}): {state.next_step}.")
 
 
 @app.command()
@@ -173,7 +172,7 @@ def run(
             )
         assignments.append(f"impl={impl.resolve()}")
     if resume is not None:
-        out.print(f"Resuming [bold]{resume}[/bold]")
+        out.print(Text.assemble("Resuming ", (str(resume), "bold")))
         result, judgement = exp.resume(spec, resume, assignments)
     else:
         cfg = spec.config(preset, assignments)
@@ -205,8 +204,7 @@ def _print_site_page(run_dir: Path) -> None:
     flag = "" if runs_root == Path("runs") else f" --runs {runs_root}"
     out.print(
         f"Site page: {Path('site') / run_page(run_dir)} "
-        f"(build or refresh it with `dlc site build{flag}`)",
-        highlight=False,
+        f"(build or refresh it with `dlc site build{flag}`)"
     )
 
 
@@ -214,15 +212,15 @@ def _print_verdicts(run_dir: Path, summary: dict, judgement: "Judgement") -> Non
     from dlcurriculum.core.report import status_line
 
     marks = {
-        PASS: "[green]PASS[/green]",
-        FAIL: "[red]FAIL[/red]",
-        NOT_MEASURED: "[yellow]N/A[/yellow] ",
+        PASS: ("PASS", "green"),
+        FAIL: ("FAIL", "red"),
+        NOT_MEASURED: ("N/A ", "yellow"),
     }
     for name, v in judgement.verdicts:
-        out.print(f"{marks[v.status]}  {escape(name)}: {escape(v.measured)}", highlight=False)
+        out.print(Text.assemble(marks[v.status], f"  {name}: {v.measured}"))
     for name, flag in judgement.not_run:
-        out.print(f"[dim]not run[/dim]  {escape(name)} (turn it on with {escape(flag)})")
-    out.print(escape(status_line(judgement)), highlight=False)
+        out.print(Text.assemble(("not run", "dim"), f"  {name} (turn it on with {flag})"))
+    out.print(status_line(judgement))
     if "wall_time_s" in summary:
         out.print(f"Wall time: {summary['wall_time_s']:.1f} s")
     out.print(f"Report: {run_dir / 'report.md'}")
@@ -280,8 +278,10 @@ def check(
     results = check_chapter(ch.slug, dir, exercise)
     for r in results:
         out.print(
-            f"{'[green]PASS[/green]' if r.passed else '[red]FAIL[/red]'}  {r.name}"
-            + ("" if r.passed else f"\n      {r.message}")
+            Text.assemble(
+                ("PASS", "green") if r.passed else ("FAIL", "red"),
+                f"  {r.name}" + ("" if r.passed else f"\n      {r.message}"),
+            )
         )
     if exercise is None:
         progress.record_checks(ch, dir, results)
@@ -314,7 +314,7 @@ def solution(
         "The curriculum advises trying before peeking. Show the solution?"
     ):
         raise typer.Exit(1)
-    out.print(source, highlight=False, markup=False)
+    out.print(source)
 
 
 @data_app.command("fetch")
@@ -357,8 +357,8 @@ def site_build(runs: RunsRoot = Path("runs"), out_dir: SiteDir = Path("site")) -
 
     pages = build_site(runs, out_dir)
     n_runs = sum(p.relative_to(out_dir).parts[0] == "runs" for p in pages)
-    out.print(f"Wrote {len(pages)} pages ({n_runs} runs) to {out_dir}.", highlight=False)
-    out.print(f"Open {(out_dir / 'index.html').resolve().as_uri()}", highlight=False)
+    out.print(f"Wrote {len(pages)} pages ({n_runs} runs) to {out_dir}.")
+    out.print(f"Open {(out_dir / 'index.html').resolve().as_uri()}")
 
 
 @site_app.command("serve")
@@ -378,8 +378,8 @@ def main() -> None:
     try:
         app()
     except DlcError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+        err.print(Text.assemble(("error:", "red"), f" {e}"))
         sys.exit(2)
     except Interrupted as e:
-        err.print(escape(str(e)), highlight=False)
+        err.print(str(e))
         sys.exit(130)

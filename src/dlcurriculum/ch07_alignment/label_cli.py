@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from dlcurriculum.ch07_alignment.labels import LABELS, SKIP, LabelStore, mix_corpus
 from dlcurriculum.ch07_alignment.ratings import BlindRatings
+from dlcurriculum.console import err, out
 from dlcurriculum.core.errors import DlcError
 
 label_app = typer.Typer(
@@ -22,7 +23,6 @@ label_app = typer.Typer(
     "models, pool labels from several people.",
     no_args_is_help=True,
 )
-out = Console()
 
 Db = Annotated[Path, typer.Option("--db", help="The SQLite label store (created if missing).")]
 Host = Annotated[
@@ -62,8 +62,10 @@ def _run_page(
     loopback = host in webapp.LOOPBACK_HOSTS
     if not loopback:
         out.print(
-            f"[yellow]warning:[/yellow] listening on {host}: anyone who can reach it "
-            "can label as you."
+            Text.assemble(
+                ("warning:", "yellow"),
+                f" listening on {host}: anyone who can reach it can label as you.",
+            )
         )
     app = webapp.create_app(
         db, labeler, session=session, source=source, allowed_hosts=None if loopback else ["*"]
@@ -172,7 +174,7 @@ def main() -> None:
     try:
         label_app()
     except DlcError as e:
-        Console(stderr=True).print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(Text.assemble(("error:", "red"), f" {e}"))
         sys.exit(2)
 
 

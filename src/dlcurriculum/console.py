@@ -1,0 +1,8 @@
+"""The consoles every command prints to. Text is printed as written, never read as markup, so
+a message holding `[rl]`, `[1, 2]` or `[/path]` shows as it is; colour is given explicitly with
+`rich.text.Text.assemble(("PASS", "green"), ...)`."""
+
+from rich.console import Console
+
+out = Console(markup=False, highlight=False)
+err = Console(stderr=True, markup=False, highlight=False)
