@@ -117,8 +117,10 @@ def test_ctrl_c_names_the_folder_to_resume_and_exits_130(tmp_path: Path) -> None
     _, stderr = proc.communicate(timeout=60)
     [run_dir] = (tmp_path / "runs" / "mnist").iterdir()
     assert proc.returncode == 130, stderr
+    ckpt = sorted((run_dir / "checkpoints").glob("step_*.pt"))[-1]  # kept, intact
     resume = f"dlc run mnist --resume {run_dir.relative_to(tmp_path)}"
-    assert f"interrupted: continue with `{resume}`" in " ".join(stderr.split())
+    assert f"resume with: {resume}" in " ".join(stderr.split())
+    assert f"interrupted at step {int(ckpt.stem[5:])};" in stderr
     assert "Traceback" not in stderr
     assert dlc("run", "mnist", "--resume", str(run_dir), cwd=tmp_path).returncode == 0
 
@@ -221,3 +223,18 @@ def test_console_text_is_never_markup(capsys: pytest.CaptureFixture[str]) -> Non
     captured = capsys.readouterr()
     assert "deep-learning-curriculum[rl]'; got [inf, 31.0] [/path] [happy]" in captured.out
     assert "cache.layers[i] [bold]x[/bold]" in captured.err
+
+
+def test_a_torn_run_file_is_one_clear_line(tmp_path: Path) -> None:
+    assert dlc("run", "mnist", "--preset", "smoke", cwd=tmp_path).returncode == 0
+    [run_dir] = (tmp_path / "runs" / "mnist").iterdir()
+    summary, config = run_dir / "summary.json", run_dir / "config.json"
+    summary.write_text(summary.read_text()[:20])
+    torn = dlc("report", str(run_dir), cwd=tmp_path)
+    assert torn.returncode == 2 and "Traceback" not in torn.stderr
+    assert torn.stderr.startswith(f"error: {summary} cannot be read")
+    assert f"--resume {run_dir}" in " ".join(torn.stderr.split())
+    config.write_text("{")
+    torn = dlc("report", str(run_dir), cwd=tmp_path)
+    assert torn.returncode == 2 and torn.stderr.startswith(f"error: {config} cannot be read")
+    assert dlc("list", cwd=tmp_path).returncode == 0  # the overview survives

@@ -6,7 +6,11 @@ class DlcError(Exception):
 
 
 class Interrupted(Exception):
-    """Ctrl-C during a run. The CLI names the folder to resume from (exit code 130)."""
+    """Ctrl-C during a run. The CLI names the last checkpoint and the folder to resume from
+    (exit code 130)."""
 
-    def __init__(self, experiment: str, run_dir: object):
-        super().__init__(f"interrupted: continue with `dlc run {experiment} --resume {run_dir}`")
+    def __init__(self, experiment: str, run_dir: object, step: int | None):
+        where = "before the first checkpoint" if step is None else f"at step {step}"
+        super().__init__(
+            f"interrupted {where}; resume with: dlc run {experiment} --resume {run_dir}"
+        )

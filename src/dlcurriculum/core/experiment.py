@@ -15,7 +15,13 @@ from typing import Any
 from dlcurriculum.core.config import RunConfig, from_dict, override
 from dlcurriculum.core.errors import DlcError, Interrupted
 from dlcurriculum.core.report import Criterion, Judgement, RunRecord, load_record, write_report
-from dlcurriculum.core.runs import new_run_dir, read_config, write_json, write_run_files
+from dlcurriculum.core.runs import (
+    latest_checkpoint,
+    new_run_dir,
+    read_config,
+    write_json,
+    write_run_files,
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,12 @@ class ExperimentSpec:
         )
 
 
+def _last_step(run_dir: Path) -> int | None:
+    """The step of the run's newest checkpoint, if it has one."""
+    ckpt = latest_checkpoint(run_dir)
+    return None if ckpt is None else int(ckpt.stem.removeprefix("step_"))
+
+
 def load_spec(module: str, attr: str) -> ExperimentSpec:
     """Import the module that declares an experiment and return its spec."""
     return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
@@ -105,7 +117,7 @@ def launch(
             shutil.rmtree(run_dir)
         raise
     except KeyboardInterrupt:
-        raise Interrupted(spec.name, run_dir) from None
+        raise Interrupted(spec.name, run_dir, _last_step(run_dir)) from None
     return result, spec.report(run_dir)
 
 
@@ -134,5 +146,5 @@ def resume(
     try:
         result = spec.run(cfg, run_dir)
     except KeyboardInterrupt:
-        raise Interrupted(spec.name, run_dir) from None
+        raise Interrupted(spec.name, run_dir, _last_step(run_dir)) from None
     return result, spec.report(run_dir)

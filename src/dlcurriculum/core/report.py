@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.runs import (
     atomic_open,
     atomic_write_text,
     read_config,
+    read_json_object,
     read_metrics,
     write_json,
 )
@@ -37,9 +39,15 @@ class RunRecord:
 
 def load_record(run_dir: Path) -> RunRecord:
     """Read a run folder into a RunRecord."""
+    config = read_config(run_dir)
     summary_path = run_dir / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    return RunRecord(run_dir, read_config(run_dir), read_metrics(run_dir), summary)
+    summary = read_json_object(summary_path) if summary_path.exists() else {}
+    if summary is None:
+        raise DlcError(
+            f"{summary_path} cannot be read (torn or not a JSON object): delete it, then "
+            f"`dlc run {config.get('experiment', 'NAME')} --resume {run_dir}` finishes the run"
+        )
+    return RunRecord(run_dir, config, read_metrics(run_dir), summary)
 
 
 PASS, FAIL, NOT_MEASURED = "PASS", "FAIL", "N/A"

@@ -77,7 +77,22 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "config.json"
     if not path.is_file():
         raise DlcError(f"{run_dir} is not a run folder (no config.json): pass one dlc run made")
-    return json.loads(path.read_text())
+    config = read_json_object(path)
+    if config is None:
+        raise DlcError(
+            f"{path} cannot be read (torn or not a JSON object): this run's config is lost; "
+            "start a new run"
+        )
+    return config
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON file holding an object, or None when it is torn, unreadable or something else."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
