@@ -51,12 +51,15 @@ def test_list_and_show(tmp_path: Path) -> None:
         (["run", "mnist", "--preset", "huge"], "unknown preset 'huge'"),
         (["run", "mnist", "--set", "lr"], "malformed"),
         (["run", "mnist", "--set", "learning_rate=1"], "has no field 'learning_rate'"),
-        (["run", "mnist", "--set", "epochs=two"], "expected a int"),
+        (["run", "mnist", "--set", "epochs=two"], "epochs=two: expected an integer"),
+        (["run", "mnist", "--set", "lr=fast"], "lr=fast: expected a number"),
+        (["run", "mnist", "--set", "device=tpu"], "device 'tpu': unknown device"),
         (["run", "mnist", "--device", "cuda"], "no CUDA GPU"),
         (["run", "mnist", "--impl", "missing"], "no such folder"),
         # text is never read as console markup: brackets show as typed, and [/x] cannot crash
         (["run", "mnist", "--impl", "[/x] [rl] [1, 2]"], "--impl [/x] [rl] [1, 2]: no such"),
         (["report", "."], "not a run folder"),
+        (["run", "mnist", "--resume", "."], "not a run folder"),
         (["check", "0", "--dir", "empty"], "does not exist: run `dlc start`"),
         (["data", "fetch", "cifar"], "unknown dataset 'cifar'"),
     ],
@@ -70,7 +73,7 @@ def test_user_errors_are_one_message_and_exit_2(
         return
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and "Resuming" not in result.stdout
     assert not (tmp_path / "runs").exists(), "a failed command must not leave a run folder"
 
 

@@ -172,6 +172,7 @@ def run(
             )
         assignments.append(f"impl={impl.resolve()}")
     if resume is not None:
+        exp.resumable_config(spec, resume, assignments)  # refuse before saying "Resuming"
         out.print(Text.assemble("Resuming ", (str(resume), "bold")))
         result, judgement = exp.resume(spec, resume, assignments)
     else:

@@ -43,7 +43,7 @@ def test_override_parses_each_field_type() -> None:
         ("lr", "malformed"),
         ("=3", "malformed"),
         ("learning_rate=1", "valid keys are seed, device, impl, lr"),
-        ("steps=ten", "expected a int"),
+        ("steps=ten", "expected an integer"),
         ("shuffle=maybe", "true or false"),
         ("mode=c", "choose one of a, b"),
         ("steps=0", "steps must be positive"),

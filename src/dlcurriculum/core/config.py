@@ -96,7 +96,8 @@ def _parse_scalar(raw: str, annotation: Any, key: str) -> Any:
         try:
             return float(raw) if annotation is float else int(raw)
         except ValueError:
-            raise DlcError(f"--set {key}={raw}: expected a {annotation.__name__}") from None
+            kind = "a number" if annotation is float else "an integer"
+            raise DlcError(f"--set {key}={raw}: expected {kind}") from None
     if annotation is str:
         return raw
     raise DlcError(f"--set {key}: fields of type {annotation} cannot be set from the command line")

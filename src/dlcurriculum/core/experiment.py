@@ -121,10 +121,10 @@ def launch(
     return result, spec.report(run_dir)
 
 
-def resume(
+def resumable_config(
     spec: ExperimentSpec, run_dir: Path, assignments: Sequence[str] = ()
-) -> tuple[Result, Judgement]:
-    """Continue an interrupted run from its last checkpoint, with the config it started with.
+) -> RunConfig:
+    """The config an interrupted run continues with, or a DlcError saying why it cannot.
 
     Only fields that cannot change the results' meaning (device) may be overridden.
     """
@@ -138,11 +138,18 @@ def resume(
     changed = {a.partition("=")[0] for a in assignments} - {"device"}
     if changed:
         raise DlcError(f"--resume keeps the run's config; drop --set {', '.join(sorted(changed))}")
-    cfg = override(cfg, list(assignments))
     if (run_dir / "summary.json").exists():
         raise DlcError(f"{run_dir} has already finished: see its report.md or start a new run")
+    return override(cfg, list(assignments))
+
+
+def resume(
+    spec: ExperimentSpec, run_dir: Path, assignments: Sequence[str] = ()
+) -> tuple[Result, Judgement]:
+    """Continue an interrupted run from its last checkpoint, with the config it started with."""
+    cfg = resumable_config(spec, run_dir, assignments)
     if assignments:
-        write_run_files(run_dir, spec.name, cfg, data.get("preset", ""))
+        write_run_files(run_dir, spec.name, cfg, read_config(run_dir).get("preset", ""))
     try:
         result = spec.run(cfg, run_dir)
     except KeyboardInterrupt:

@@ -31,13 +31,13 @@ def choose_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DlcError("--device cuda: no CUDA GPU is visible here; use --device cpu (or auto)")
+        raise DlcError(f"device {name}: no CUDA GPU is visible here; use --device cpu (or auto)")
     if name.startswith("mps") and not torch.backends.mps.is_available():
-        raise DlcError("--device mps: MPS is not available here; use --device cpu (or auto)")
+        raise DlcError(f"device {name}: MPS is not available here; use --device cpu (or auto)")
     try:
         return torch.device(name)
     except RuntimeError:
-        raise DlcError(f"--device {name}: unknown device; use cpu, cuda or auto") from None
+        raise DlcError(f"device {name!r}: unknown device; use cpu, cuda or auto") from None
 
 
 def rng_state() -> dict:
