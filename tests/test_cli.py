@@ -70,6 +70,7 @@ def test_user_errors_are_one_message_and_exit_2(
     result = dlc(*args, cwd=tmp_path)
     if args[0] == "check":  # a missing workspace is a failed check, reported per exercise
         assert result.returncode == 1 and message in result.stdout
+        assert not (tmp_path / "empty").exists(), "checking must not create the workspace"
         return
     assert result.returncode == 2, result.stderr
     assert message in result.stderr

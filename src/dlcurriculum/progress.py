@@ -32,8 +32,11 @@ def _files_hash(folder: Path) -> str:
 
 
 def record_checks(ch: Chapter, workspace: Path, results: Sequence["CheckResult"]) -> None:
-    """Save a chapter's check results in the workspace."""
+    """Save a chapter's check results in the workspace (nothing when the chapter's folder does
+    not exist: checking a missing workspace must not create one)."""
     folder = workspace / ch.slug
+    if not folder.is_dir():
+        return
     data = {"files": _files_hash(folder), "results": {r.name: r.passed for r in results}}
     atomic_write_text(folder / RESULTS, json.dumps(data, indent=2) + "\n")
 
