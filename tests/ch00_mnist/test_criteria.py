@@ -2,8 +2,6 @@
 like the README's pass; a CNN at chance, a regularizer that only looks good on the test set,
 a gain inside the noise, or a study too small to measure never does."""
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -11,7 +9,6 @@ from dlcurriculum.ch00_mnist import regularization
 from dlcurriculum.ch00_mnist.experiments import MNIST, MNIST_PRESETS, split_validation
 from dlcurriculum.ch00_mnist.regularization import REGULARIZATION
 from dlcurriculum.ch00_mnist.training import Split
-from dlcurriculum.core.config import to_dict
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import ExperimentSpec
 from dlcurriculum.core.report import (
@@ -20,19 +17,16 @@ from dlcurriculum.core.report import (
     NOT_MEASURED,
     PASS,
     Judgement,
-    RunRecord,
-    judge_run,
 )
+from tests.criteria import judge_summary, statuses
 
 
 def _judge(spec: ExperimentSpec, summary: dict, *sets: str) -> Judgement:
-    """Judge a quick run's summary (with `--set` assignments) against the spec's criteria."""
-    config = {"experiment": spec.name, "preset": "quick", **to_dict(spec.config("quick", sets))}
-    return judge_run(RunRecord(Path("."), config, [], summary), spec.criteria)
+    return judge_summary(spec, summary, *sets)
 
 
 def _statuses(spec: ExperimentSpec, summary: dict, *sets: str) -> list[str]:
-    return [v.status for _, v in _judge(spec, summary, *sets).verdicts]
+    return statuses(spec, summary, *sets)
 
 
 # ----- mnist -------------------------------------------------------------------------------

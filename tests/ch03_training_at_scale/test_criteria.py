@@ -2,24 +2,20 @@
 runs pass, broken parallelism (no broadcast, summed gradients, a stage that reports nothing,
 unsharded optimizer state, a run that does not learn) never does."""
 
-from pathlib import Path
-
 import pytest
 
 from dlcurriculum.ch03_training_at_scale import experiments
-from dlcurriculum.core.config import to_dict
 from dlcurriculum.core.experiment import ExperimentSpec
-from dlcurriculum.core.report import FAIL, INCOMPLETE, NOT_MEASURED, PASS, RunRecord, judge_run
+from dlcurriculum.core.report import FAIL, INCOMPLETE, NOT_MEASURED, PASS, Judgement
+from tests.criteria import judge_summary, statuses
 
 
-def _judge(spec: ExperimentSpec, summary: dict, *sets: str):  # type: ignore[no-untyped-def]
-    """Judge a quick run's summary (with `--set` assignments) against the spec's criteria."""
-    config = {"experiment": spec.name, "preset": "quick", **to_dict(spec.config("quick", sets))}
-    return judge_run(RunRecord(Path("."), config, [], summary), spec.criteria)
+def _judge(spec: ExperimentSpec, summary: dict, *sets: str) -> Judgement:
+    return judge_summary(spec, summary, *sets)
 
 
 def _statuses(spec: ExperimentSpec, summary: dict, *sets: str) -> list[str]:
-    return [v.status for _, v in _judge(spec, summary, *sets).verdicts]
+    return statuses(spec, summary, *sets)
 
 
 # the README's quick dp-mnist run: chaotic after a few dozen steps, as its control is

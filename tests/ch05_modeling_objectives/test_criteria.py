@@ -2,13 +2,10 @@
 runs pass; chance-level encoders, collapsed or noisy samples, a weak judge, a missing
 objective or a run over its budget never do."""
 
-from pathlib import Path
-
 import pytest
 
 from dlcurriculum.ch05_modeling_objectives.experiments import CONTRASTIVE
 from dlcurriculum.ch05_modeling_objectives.generative import DDPM_SPEC, VAE_SPEC
-from dlcurriculum.core.config import to_dict
 from dlcurriculum.core.experiment import ExperimentSpec
 from dlcurriculum.core.report import (
     FAIL,
@@ -16,19 +13,16 @@ from dlcurriculum.core.report import (
     NOT_MEASURED,
     PASS,
     Judgement,
-    RunRecord,
-    judge_run,
 )
+from tests.criteria import judge_summary, statuses
 
 
 def _judge(spec: ExperimentSpec, summary: dict, *sets: str) -> Judgement:
-    """Judge a quick run's summary (with `--set` assignments) against the spec's criteria."""
-    config = {"experiment": spec.name, "preset": "quick", **to_dict(spec.config("quick", sets))}
-    return judge_run(RunRecord(Path("."), config, [], summary), spec.criteria)
+    return judge_summary(spec, summary, *sets)
 
 
 def _statuses(spec: ExperimentSpec, summary: dict, *sets: str) -> list[str]:
-    return [v.status for _, v in _judge(spec, summary, *sets).verdicts]
+    return statuses(spec, summary, *sets)
 
 
 def _row(*accuracies: float) -> dict[str, float]:

@@ -7,20 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from dlcurriculum.ch06_reinforcement_learning.experiments import PPO_CARTPOLE, PPO_PROCGEN
-from dlcurriculum.core.config import to_dict
 from dlcurriculum.core.experiment import ExperimentSpec
-from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, RunRecord, judge_run
+from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, Judgement
+from tests.criteria import judge_summary, statuses
 
 
-def _judge(spec: ExperimentSpec, run_dir: Path, summary: dict[str, Any], *sets: str):  # type: ignore[no-untyped-def]
-    config = {"experiment": spec.name, "preset": "quick", **to_dict(spec.config("quick", sets))}
-    return judge_run(RunRecord(run_dir, config, [], summary), spec.criteria)
+def _judge(spec: ExperimentSpec, run_dir: Path, summary: dict[str, Any], *sets: str) -> Judgement:
+    return judge_summary(spec, summary, *sets, run_dir=run_dir)
 
 
 def _statuses(
     spec: ExperimentSpec, run_dir: Path, summary: dict[str, Any], *sets: str
 ) -> list[str]:
-    return [v.status for _, v in _judge(spec, run_dir, summary, *sets).verdicts]
+    return statuses(spec, summary, *sets, run_dir=run_dir)
 
 
 def _healthy_rows(n: int = 20) -> list[dict[str, Any]]:

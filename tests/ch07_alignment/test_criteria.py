@@ -2,24 +2,22 @@
 model at chance, a flat reward, a KL that ran past the stop, clip fractions out of band, a
 jagged KL curve, a judge whose rise is within noise and a slow run never do."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dlcurriculum.ch07_alignment.experiments import RLHF
 from dlcurriculum.ch07_alignment.results import rise_interval, wilson_interval
-from dlcurriculum.core.config import to_dict
-from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, RunRecord, judge_run
+from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, Judgement
+from tests.criteria import judge_summary, statuses
 
 
-def _judge(summary: dict[str, Any], *sets: str, preset: str = "quick"):  # type: ignore[no-untyped-def]
-    config = {"experiment": "rlhf", "preset": preset, **to_dict(RLHF.config(preset, sets))}
-    return judge_run(RunRecord(Path("."), config, [], summary), RLHF.criteria)
+def _judge(summary: dict[str, Any], *sets: str, preset: str = "quick") -> Judgement:
+    return judge_summary(RLHF, summary, *sets, preset=preset)
 
 
 def _statuses(summary: dict[str, Any], *sets: str, preset: str = "quick") -> list[str]:
-    return [v.status for _, v in _judge(summary, *sets, preset=preset).verdicts]
+    return statuses(RLHF, summary, *sets, preset=preset)
 
 
 def _milestones(rates: list[tuple[float, float, float]], n: int = 200) -> list[dict[str, Any]]:

@@ -3,24 +3,18 @@ runs pass; broken ones (an attribution no better than a random order, IG that is
 complete or ignores the weights, no induction head, an ablation that changes nothing, a
 model that does not copy) never do."""
 
-import json
-from pathlib import Path
-
 from dlcurriculum.ch08_interpretability import experiments as ex
-from dlcurriculum.core.config import to_dict
 from dlcurriculum.core.experiment import ExperimentSpec
-from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, Judgement, RunRecord, judge_run
+from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, Judgement
+from tests.criteria import judge_summary, statuses
 
 
-def _judge(spec: ExperimentSpec, summary: dict, *sets: str) -> Judgement:  # type: ignore[type-arg]
-    """Judge a quick run's summary (with `--set` assignments) against the spec's criteria."""
-    config = {"experiment": spec.name, "preset": "quick", **to_dict(spec.config("quick", sets))}
-    config = json.loads(json.dumps(config))  # as read back from config.json: tuples are lists
-    return judge_run(RunRecord(Path("."), config, [], summary), spec.criteria)
+def _judge(spec: ExperimentSpec, summary: dict, *sets: str) -> Judgement:
+    return judge_summary(spec, summary, *sets)
 
 
-def _statuses(spec: ExperimentSpec, summary: dict, *sets: str) -> list[str]:  # type: ignore[type-arg]
-    return [v.status for _, v in _judge(spec, summary, *sets).verdicts]
+def _statuses(spec: ExperimentSpec, summary: dict, *sets: str) -> list[str]:
+    return statuses(spec, summary, *sets)
 
 
 # the README's quick interp-mnist run

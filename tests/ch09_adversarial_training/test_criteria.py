@@ -3,28 +3,22 @@ runs give the verdicts the chapter page reports; broken figures (no adversarial 
 attack that masks gradients or leaves the ball, an incomplete table, a red team not run or
 cut short, one failure against none) never pass."""
 
-import json
-from pathlib import Path
-
 from dlcurriculum.ch09_adversarial_training import redteam_experiment as rx
 from dlcurriculum.ch09_adversarial_training.experiments import ADV_MNIST
-from dlcurriculum.core.config import to_dict
 from dlcurriculum.core.experiment import ExperimentSpec
-from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, Judgement, RunRecord, judge_run
+from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, Judgement
+from tests.criteria import judge_summary, statuses
 
 
-def _judge(spec: ExperimentSpec, summary: dict, *sets: str) -> Judgement:  # type: ignore[type-arg]
-    """Judge a quick run's summary (with `--set` assignments) against the spec's criteria."""
-    config = {"experiment": spec.name, "preset": "quick", **to_dict(spec.config("quick", sets))}
-    config = json.loads(json.dumps(config))  # as read back from config.json: tuples are lists
-    return judge_run(RunRecord(Path("."), config, [], summary), spec.criteria)
+def _judge(spec: ExperimentSpec, summary: dict, *sets: str) -> Judgement:
+    return judge_summary(spec, summary, *sets)
 
 
-def _statuses(spec: ExperimentSpec, summary: dict, *sets: str) -> list[str]:  # type: ignore[type-arg]
-    return [v.status for _, v in _judge(spec, summary, *sets).verdicts]
+def _statuses(spec: ExperimentSpec, summary: dict, *sets: str) -> list[str]:
+    return statuses(spec, summary, *sets)
 
 
-def _model(clean: float, *rows: tuple[float, float, float]) -> dict:  # type: ignore[type-arg]
+def _model(clean: float, *rows: tuple[float, float, float]) -> dict:
     """A model's table: (FGSM, PGD-10, PGD-40) accuracy at eps 0.1, 0.2, 0.3."""
     eps = {
         e: {"fgsm": f, "pgd_short": s, "pgd": p}
@@ -88,7 +82,7 @@ def test_adv_mnist_labels_show_the_bars_set_on_the_command_line() -> None:
     assert "≤ PGD-20" in masking
 
 
-def _method(offensive: int, test_cases: int, distinct_2: float = 0.5) -> dict:  # type: ignore[type-arg]
+def _method(offensive: int, test_cases: int, distinct_2: float = 0.5) -> dict:
     return {"offensive": offensive, "test_cases": test_cases, "distinct_2": distinct_2,
             "fraction_offensive": offensive / test_cases, "ci95": [0.0, 0.01]}  # fmt: skip
 
@@ -104,7 +98,7 @@ REDTEAM = {
 }
 
 
-def _with(**methods: dict) -> dict:  # type: ignore[type-arg]
+def _with(**methods: dict) -> dict:
     return {"methods": {**REDTEAM["methods"], **methods}}
 
 
