@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dlcurriculum.catalog import IMPORTANCE_ORDER, Chapter, chapters, prerequisites_of
 from dlcurriculum.core import report
 from dlcurriculum.core.exercises import chapter_exercises
-from dlcurriculum.core.runs import atomic_write_text
+from dlcurriculum.core.runs import atomic_write_text, read_json_object
 
 if TYPE_CHECKING:  # checks imports torch; `dlc list` should not
     from dlcurriculum.core.checks import CheckResult
@@ -65,14 +65,6 @@ def runs_status(ch: Chapter, runs_root: Path) -> str:
         if reported:
             parts.append(f"{e.name} {reported[-1].verdict}")
     return ", ".join(parts) or "-"
-
-
-def _read_json(path: Path, default: Any) -> Any:
-    """A JSON file's content, or `default` when it is missing or torn."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return default
 
 
 @dataclass(frozen=True)
@@ -142,20 +134,14 @@ def find_runs(runs_root: Path) -> list[RunInfo]:
     within each experiment."""
     found = []
     for config_path in sorted(runs_root.glob("*/*/config.json")):
-        config = _read_json(config_path, None)
-        if not isinstance(config, dict):
+        config = read_json_object(config_path)
+        if config is None:
             continue  # not a run folder dlc wrote
         run_dir = config_path.parent
-        summary = _read_json(run_dir / "summary.json", {})
-        judgement = _read_json(run_dir / "criteria.json", {})
-        found.append(
-            RunInfo(
-                run_dir,
-                config,
-                summary if isinstance(summary, dict) else {},
-                judgement if isinstance(judgement, dict) else {},  # older runs: re-run dlc report
-            )
-        )
+        summary = read_json_object(run_dir / "summary.json") or {}
+        # an older run's criteria.json is a list: not reported until `dlc report` rewrites it
+        judgement = read_json_object(run_dir / "criteria.json") or {}
+        found.append(RunInfo(run_dir, config, summary, judgement))
     return found
 
 
@@ -163,8 +149,8 @@ def check_counts(ch: Chapter, workspace: Path) -> tuple[int, int] | None:
     """(checks passed, exercises in the chapter) from the last full `dlc check`, or None when
     there is no result for the current files."""
     folder = workspace / ch.slug
-    data = _read_json(folder / RESULTS, None)
-    if not isinstance(data, dict) or data.get("files") != _files_hash(folder):
+    data = read_json_object(folder / RESULTS)
+    if data is None or data.get("files") != _files_hash(folder):
         return None
     results = data.get("results", {})
     total = len(chapter_exercises(ch.slug)) or len(results)
