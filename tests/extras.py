@@ -9,6 +9,8 @@ from typing import NoReturn
 
 import pytest
 
+from dlcurriculum.core.errors import install_hint
+
 
 def missing(reason: str) -> NoReturn:
     """Skip with `reason`, or fail under CI."""
@@ -22,4 +24,4 @@ def require(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as e:
-        missing(f"{module} is missing ({e}): pip install 'deep-learning-curriculum[{extra}]'")
+        missing(f"{module} is missing ({e}): {install_hint(extra)}")

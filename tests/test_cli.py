@@ -156,6 +156,15 @@ def test_learner_workflow(tmp_path: Path) -> None:
     assert "FAIL  accuracy" in bad.stdout and "training.py:" in bad.stdout
     assert "argmax(dim=0)" in bad.stdout and "Traceback" not in bad.stdout
 
+    # the learner's code raising mid-run: one line naming their line, and no run folder left
+    training.write_text(training.read_text().replace("argmax(dim=0)", "argmax(dim=7)"))
+    runs_before = sorted((tmp_path / "runs" / "mnist").iterdir())
+    crash = dlc("run", "mnist", "--preset", "smoke", "--impl", "ws", cwd=tmp_path)
+    assert crash.returncode == 2 and "Traceback" not in crash.stderr, crash.stderr
+    [line] = crash.stderr.strip().splitlines()
+    assert line.startswith("error: your code raised IndexError") and "training.py:" in line
+    assert sorted((tmp_path / "runs" / "mnist").iterdir()) == runs_before
+
 
 def test_hint_and_solution(tmp_path: Path) -> None:
     hint = dlc("hint", "0", "accuracy", cwd=tmp_path)

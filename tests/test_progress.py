@@ -108,13 +108,18 @@ def test_find_runs_reads_real_run_folders(runs: RealRuns) -> None:
     assert smoke.status == "SMOKE" and not smoke.passed  # ...but never judged
 
 
-def test_an_old_or_torn_criteria_file_is_not_judged(runs: RealRuns, tmp_path: Path) -> None:
-    for text in ('[{"criterion": "x", "passed": true, "measured": "1"}]', "{torn"):
-        run = tmp_path / "runs" / "mnist" / "old"
-        shutil.copytree(runs.reference, run, dirs_exist_ok=True)
-        (run / "criteria.json").write_text(text)
-        [info] = progress.find_runs(tmp_path / "runs")
-        assert info.status == "not reported" and not info.passed
+def test_an_old_criteria_file_is_not_judged_and_a_torn_one_is_unreadable(
+    runs: RealRuns, tmp_path: Path
+) -> None:
+    run = tmp_path / "runs" / "mnist" / "old"
+    shutil.copytree(runs.reference, run)
+    (run / "criteria.json").write_text('[{"criterion": "x", "passed": true, "measured": "1"}]')
+    [info] = progress.find_runs(tmp_path / "runs")  # the format before `dlc report` rewrote it
+    assert info.status == "not reported" and not info.passed and not info.unreadable
+    (run / "criteria.json").write_text("{torn")
+    [info] = progress.find_runs(tmp_path / "runs")
+    assert info.status == "unreadable" and not info.passed and info.criteria == []
+    assert info.unreadable == "criteria.json: not valid JSON (line 1 column 2)"
 
 
 def test_progress_of_a_learner_who_solved_chapter_0(runs: RealRuns) -> None:
@@ -176,8 +181,11 @@ def test_torn_or_foreign_files_do_not_break_progress(tmp_path: Path) -> None:
     (run / "criteria.json").write_text('[{"criterion": "x", "pass')  # torn by a crash
     (tmp_path / "mnist" / "r2").mkdir()
     (tmp_path / "mnist" / "r2" / "config.json").write_text("not json")
-    [found] = progress.find_runs(tmp_path)
-    assert found.run_dir == run and found.verdict == "not reported" and not found.passed
+    found, torn = progress.find_runs(tmp_path)
+    assert found.run_dir == run and found.verdict == "unreadable" and not found.passed
+    assert found.unreadable.startswith("criteria.json: not valid JSON (line 1 column ")
+    assert torn.experiment == "mnist" and torn.name == "r2" and torn.verdict == "unreadable"
+    assert torn.unreadable == "config.json: not valid JSON (line 1 column 1)"
     assert progress.find_runs(tmp_path / "missing") == []
 
 

@@ -202,7 +202,7 @@ def test_rebuild_replaces_the_site_and_refuses_other_folders(
     assert not (site / "stale.html").exists()
     assert (site / run_page(built.runs.nqm)).is_file()
 
-    def broken(out: Path, runs_root: Path) -> list[Path]:
+    def broken(out: Path, runs_root: Path, previous: Path | None) -> list[Path]:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(build_mod, "_build_into", broken)

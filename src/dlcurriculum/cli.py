@@ -1,13 +1,13 @@
 """The `dlc` command. Thin: it parses, calls library functions and prints.
 
-Every error a user can cause is a DlcError, printed as one message with exit code 2.
+Every error a user can cause is one `error: ...` line with exit code 2 (see `main`).
 `dlc run` exits 0 when every criterion passed (or a smoke run completed), 3 when a criterion
 FAILs or could not be measured, and 130 when interrupted.
 """
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markdown import Markdown
@@ -17,11 +17,13 @@ from rich.text import Text
 from dlcurriculum import catalog
 from dlcurriculum.ch07_alignment.label_cli import label_app
 from dlcurriculum.console import err, out
-from dlcurriculum.core.errors import DlcError, Interrupted
+from dlcurriculum.core.errors import DlcError, Interrupted, user_message
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
 
 if TYPE_CHECKING:
+    from dlcurriculum.core.experiment import ExperimentSpec
     from dlcurriculum.core.report import Judgement
+    from dlcurriculum.progress import RunInfo
 
 app = typer.Typer(
     help="An alignment-focused deep learning curriculum: read, run, and write the exercises.",
@@ -34,6 +36,7 @@ data_app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(label_app, name="label")
+UsageError: Any = typer.BadParameter.__bases__[0]  # click's, wherever typer keeps it
 EXIT_NOT_PASSED = 3
 """`dlc run`'s exit status when a criterion FAILs or is N/A (a script can tell)."""
 
@@ -46,6 +49,7 @@ def list_chapters(dir: Workspace = Path("workspace"), runs: RunsRoot = Path("run
     """The chapters, their exercises, your check results and the reference runs."""
     from dlcurriculum import progress
 
+    progress.check_folders(dir, runs)
     table = Table(title="Deep learning curriculum", show_lines=False)
     for col in ("#", "chapter", "exercise", "your checks", "runs"):
         table.add_column(col)
@@ -59,6 +63,7 @@ def list_chapters(dir: Workspace = Path("workspace"), runs: RunsRoot = Path("run
             progress.runs_status(ch, runs),
         )
     out.print(table)
+    _print_unreadable([r for r in progress.find_runs(runs) if r.unreadable])
     order = " → ".join(map(str, catalog.IMPORTANCE_ORDER))
     out.print(
         f"Order of importance: {order}. Start with 0 if MNIST is new to you. "
@@ -68,6 +73,18 @@ def list_chapters(dir: Workspace = Path("workspace"), runs: RunsRoot = Path("run
         "New here? `dlc show intro`: what to know first, how to use the curriculum, "
         "alternatives and advice. `dlc progress` suggests what to do next."
     )
+
+
+def _print_unreadable(runs: "list[RunInfo]") -> None:
+    """One line per run with a file that cannot be read: which file, and why."""
+    for r in runs:
+        out.print(
+            Text.assemble(
+                ("unreadable", "red"),
+                f" {r.experiment} {r.name}: {r.unreadable} "
+                f"(`dlc report {r.run_dir}` says how to repair it)",
+            )
+        )
 
 
 @app.command()
@@ -97,6 +114,7 @@ def progress_(dir: Workspace = Path("workspace"), runs: RunsRoot = Path("runs"))
         your_runs = "\n".join(f"{r.experiment} {r.name}: {r.verdict}" for r in p.your_runs)
         table.add_row(str(p.chapter.number), p.chapter.title, checks, your_runs or "-")
     out.print(table)
+    _print_unreadable(state.unreadable)
     for p in state.chapters:
         for r in p.your_runs:
             if r.status == SMOKE:
@@ -165,11 +183,7 @@ def run(
     if show_failures:
         assignments.append("show_failures=true")  # a config field of the experiments that have it
     if impl is not None:
-        if not impl.is_dir():
-            raise DlcError(
-                f"--impl {impl}: no such folder; "
-                f"create it with `dlc start {entry.chapter} --dir {impl}`"
-            )
+        _require_written(spec, entry.chapter, impl)  # before any run folder exists
         assignments.append(f"impl={impl.resolve()}")
     if resume is not None:
         exp.resumable_config(spec, resume, assignments)  # refuse before saying "Resuming"
@@ -195,6 +209,34 @@ def run(
     _print_site_page(result.run_dir)
     if judgement.status not in (PASS, SMOKE):
         raise typer.Exit(EXIT_NOT_PASSED)
+
+
+def _require_written(spec: "ExperimentSpec", chapter: int, impl: Path) -> None:
+    """Refuse `--impl` when the run would call a stub or ignore the learner's code."""
+    from dlcurriculum.core import experiment as exp
+    from dlcurriculum.core.exercises import refuse_chapter_folder, unfinished
+
+    refuse_chapter_folder(catalog.get_chapter(chapter).slug, impl, "--impl")
+    if not impl.is_dir():
+        raise DlcError(
+            f"--impl {impl}: no such folder; create it with `dlc start {chapter} --dir {impl}`"
+        )
+    if spec.exercises == ():
+        others = [
+            e.name
+            for e in catalog.experiments().values()
+            if e.chapter == chapter and exp.load_spec(e.module, e.attr).exercises != ()
+        ]
+        raise DlcError(
+            f"--impl: {spec.name} runs none of the exercises (only reference code), so it "
+            f"cannot run yours; --impl applies to {', '.join(others)}"
+        )
+    todo = unfinished(catalog.get_chapter(chapter).slug, impl, spec.exercises)
+    if todo:
+        raise DlcError(
+            f"--impl {impl}: not written yet: {'; '.join(todo)}. Fill them in and grade them "
+            f"with `dlc check {chapter} --dir {impl}`"
+        )
 
 
 def _print_site_page(run_dir: Path) -> None:
@@ -315,7 +357,12 @@ def solution(
         "The curriculum advises trying before peeking. Show the solution?"
     ):
         raise typer.Exit(1)
-    out.print(source)
+    if out.is_terminal:  # highlighted, and never wrapped, so what is copied is valid Python
+        from rich.syntax import Syntax
+
+        out.print(Syntax(source, "python", background_color="default"), soft_wrap=True)
+    else:  # piped: the code byte for byte
+        sys.stdout.write(source)
 
 
 @data_app.command("fetch")
@@ -354,11 +401,13 @@ SiteDir = Annotated[Path, typer.Option("--out", help="Folder of the site.")]
 @site_app.command("build")
 def site_build(runs: RunsRoot = Path("runs"), out_dir: SiteDir = Path("site")) -> None:
     """Write the static site (opens without a server) for every run under --runs."""
+    from dlcurriculum.progress import find_runs
     from dlcurriculum.site import build_site
 
     pages = build_site(runs, out_dir)
     n_runs = sum(p.relative_to(out_dir).parts[0] == "runs" for p in pages)
     out.print(f"Wrote {len(pages)} pages ({n_runs} runs) to {out_dir}.")
+    _print_unreadable([r for r in find_runs(runs) if r.unreadable])
     out.print(f"Open {(out_dir / 'index.html').resolve().as_uri()}")
 
 
@@ -370,17 +419,46 @@ def site_serve(
     """Serve the built site at http://127.0.0.1:PORT/ (this machine only)."""
     from dlcurriculum.site import serve
 
+    if not 0 <= port <= 65535:
+        raise DlcError(f"--port {port}: choose a port in 0..65535 (0 picks a free one)")
     serve(out_dir, port)
 
 
 def main() -> None:
-    """Entry point. Usage errors are typer's (exit 2); a DlcError is one message, exit 2; a run
-    interrupted with Ctrl-C names the folder to resume, exit 130."""
+    """Entry point. Usage errors are typer's (exit 2); an error the user caused (a DlcError, a
+    bad path, a missing extra, an exception in their own exercise code) is one line, exit 2;
+    Ctrl-C names the folder to resume, exit 130; anything else is a bug in dlc: its traceback
+    follows a line asking for a report, exit 1."""
     try:
-        app()
-    except DlcError as e:
-        err.print(Text.assemble(("error:", "red"), f" {e}"))
+        code = app(
+            prog_name="dlc", standalone_mode=False
+        )  # errors come here, to be printed one way
+    except UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # `dlc` or `dlc data` alone: the help
+            out.print(e.ctx.get_help() if e.ctx is not None else e.format_message())
+            sys.exit(0)
+        where = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+        err.print(Text.assemble(("error:", "red"), f" {e.format_message()}{where}"))
         sys.exit(2)
+    except typer.Abort:  # end of input at a prompt
+        err.print("aborted")
+        sys.exit(1)
     except Interrupted as e:
         err.print(str(e))
         sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as e:
+        message = user_message(e)
+        if message is None:
+            err.print(
+                Text.assemble(
+                    ("this is a bug in dlc: please report it", "red"),
+                    " with the command you ran and the traceback below",
+                )
+            )
+            raise
+        err.print(Text.assemble(("error:", "red"), f" {message}"))
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

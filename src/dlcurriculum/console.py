@@ -5,4 +5,5 @@ a message holding `[rl]`, `[1, 2]` or `[/path]` shows as it is; colour is given 
 from rich.console import Console
 
 out = Console(markup=False, highlight=False)
-err = Console(stderr=True, markup=False, highlight=False)
+# errors are one line whatever the terminal width, so scripts and tests can read them
+err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.errors import DlcError, install_hint
 from dlcurriculum.data import sources
 from dlcurriculum.data.sources import PinnedPackage, Source, SourceUnavailable
 
@@ -128,7 +128,7 @@ def smollm2_dir() -> Path:
             tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         except (ImportError, OSError, ValueError) as e:
             raise DlcError(
-                f"could not read {gguf} ({type(e).__name__}: {e}); `pip install gguf accelerate`"
+                f"could not read {gguf} ({type(e).__name__}: {e}); {install_hint('hf')}"
             ) from e
         if tokenizer.chat_template is None:
             tokenizer.chat_template = CHATML_TEMPLATE
@@ -194,9 +194,7 @@ def _import_transformers() -> Any:
     try:
         import transformers
     except ImportError as e:
-        raise DlcError(
-            "pretrained LMs need the `hf` extra: pip install 'deep-learning-curriculum[hf]'"
-        ) from e
+        raise DlcError(f"pretrained LMs need the `hf` extra: {install_hint('hf')}") from e
     return transformers
 
 

@@ -12,7 +12,7 @@ from importlib import resources
 from dlcurriculum import catalog
 from dlcurriculum.catalog import Chapter, Reading, prerequisites_of
 from dlcurriculum.core.errors import DlcError
-from dlcurriculum.core.exercises import HINT, Exercise, chapter_exercises
+from dlcurriculum.core.exercises import BEGIN, END, HINT, Exercise, chapter_exercises
 
 INTRO_MARKER = "{{chapter_guide}}"
 
@@ -115,10 +115,32 @@ def _find(ch: Chapter, name: str) -> Exercise:
 
 
 def exercise_source(ch: Chapter, name: str) -> str:
-    """The reference source of an exercise."""
+    """The reference source of an exercise, as a learner would paste it (no solution markers)."""
     ex = _find(ch, name)
     module = importlib.import_module(f"dlcurriculum.{ch.slug}.{ex.module}")
-    return inspect.getsource(getattr(module, ex.qualname))
+    source = inspect.getsource(getattr(module, ex.qualname))
+    return "".join(
+        line
+        for line in source.splitlines(keepends=True)
+        if line.strip() not in (BEGIN, END)
+    )
+
+
+def exercise_hints(source: str) -> list[str]:
+    """The `# HINT:` lines of a source, a sentence continued over several lines joined.
+
+    A hint line that does not end a sentence (., !, ? or :) goes on in the next one.
+    """
+    hints: list[str] = []
+    open_sentence = False
+    for m in re.finditer(rf"{re.escape(HINT)}(.*)", source):
+        text = m.group(1).strip()
+        if open_sentence and hints:
+            hints[-1] = f"{hints[-1]} {text}"
+        else:
+            hints.append(text)
+        open_sentence = not text.endswith((".", "!", "?", ":"))
+    return hints
 
 
 def exercise_hint(ch: Chapter, name: str) -> str:
@@ -127,10 +149,7 @@ def exercise_hint(ch: Chapter, name: str) -> str:
     module = importlib.import_module(f"dlcurriculum.{ch.slug}.{ex.module}")
     obj = getattr(module, ex.qualname)
     parts = [f"{ex.name} ({ex.module}.py, {ex.qualname}):", "", inspect.getdoc(obj) or ""]
-    hints = [
-        m.group(1).strip()
-        for m in re.finditer(rf"{re.escape(HINT)}(.*)", exercise_source(ch, name))
-    ]
+    hints = exercise_hints(exercise_source(ch, name))
     if hints:
         parts += ["", "Hints:"] + [f"- {h}" for h in hints]
     return "\n".join(parts)

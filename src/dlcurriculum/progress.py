@@ -15,13 +15,74 @@ from typing import TYPE_CHECKING, Any
 
 from dlcurriculum.catalog import IMPORTANCE_ORDER, Chapter, chapters, prerequisites_of
 from dlcurriculum.core import report
+from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import chapter_exercises
-from dlcurriculum.core.runs import atomic_write_text, read_json_object
+from dlcurriculum.core.runs import atomic_write_text
 
 if TYPE_CHECKING:  # checks imports torch; `dlc list` should not
     from dlcurriculum.core.checks import CheckResult
 
 RESULTS = ".dlc-checks.json"
+UNREADABLE = "unreadable"
+"""The status of a run whose config.json, summary.json or criteria.json cannot be read."""
+WORKSPACE_FIX = "give the workspace folder (create one with `dlc start N`)"
+RUNS_FIX = "give the folder that holds run folders (`dlc run` writes them under ./runs)"
+
+
+def require_folder(path: Path, flag: str, fix: str) -> None:
+    """DlcError when `path` exists but is not a folder: a missing folder is an empty
+    overview, a file is a mistake worth saying."""
+    if path.exists() and not path.is_dir():
+        what = "a file" if path.is_file() else "not a folder"
+        raise DlcError(f"{flag} {path} is {what}: {fix}")
+
+
+def check_folders(workspace: Path, runs_root: Path) -> None:
+    """DlcError when --dir or --runs names something other than a folder."""
+    require_folder(workspace, "--dir", WORKSPACE_FIX)
+    require_folder(runs_root, "--runs", RUNS_FIX)
+
+
+def _load_json(path: Path) -> tuple[Any, str]:
+    """(the JSON value in `path`, "") or (None, why it cannot be read); "missing" when there
+    is no such file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), ""
+    except FileNotFoundError:
+        return None, "missing"
+    except IsADirectoryError:
+        return None, "a folder, not a file"
+    except PermissionError:
+        return None, "permission denied"
+    except OSError as e:
+        return None, e.strerror or type(e).__name__
+    except json.JSONDecodeError as e:
+        return None, f"not valid JSON (line {e.lineno} column {e.colno})"
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except (ValueError, RecursionError) as e:  # e.g. nested too deep to parse
+        return None, f"not valid JSON ({type(e).__name__})"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "a number"
+
+
+def read_object(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """(the JSON object in `path`, "") or (None, why it cannot be read), e.g. "not valid
+    JSON (line 1 column 5)"; "missing" when there is no such file."""
+    data, why = _load_json(path)
+    if why:
+        return None, why
+    if not isinstance(data, dict):
+        return None, f"{_kind(data)}, not a JSON object"
+    return data, ""
 
 
 def _files_hash(folder: Path) -> str:
@@ -41,27 +102,48 @@ def record_checks(ch: Chapter, workspace: Path, results: Sequence["CheckResult"]
     atomic_write_text(folder / RESULTS, json.dumps(data, indent=2) + "\n")
 
 
+def _check_record(folder: Path) -> tuple[dict[str, Any] | None, str]:
+    """The last `dlc check` results in `folder` with whether its files changed since:
+    ({"results": {name: passed}, "current": bool}, "") or (None, why there are none)."""
+    data, why = read_object(folder / RESULTS)
+    if data is None:
+        return None, why
+    results = data.get("results")
+    if not (
+        isinstance(data.get("files"), str)
+        and isinstance(results, dict)
+        and all(isinstance(v, bool) for v in results.values())
+    ):
+        return None, "not a record `dlc check` wrote"
+    try:
+        current = data["files"] == _files_hash(folder)
+    except OSError as e:  # a learner's file that cannot be read cannot be graded either
+        return None, f"{e.filename}: {e.strerror}"
+    return {"results": results, "current": current}, ""
+
+
 def checks_status(ch: Chapter, workspace: Path) -> str:
-    """'2/3 pass', 'stale', 'not started' or '-' (no exercises)."""
+    """'2/3 pass', 'changed since check', 'not checked', 'not started' or 'unreadable checks
+    (.dlc-checks.json: why)'."""
     folder = workspace / ch.slug
-    path = folder / RESULTS
     if not folder.is_dir():
         return "not started"
-    if not path.exists():
-        return "not checked"
-    data = json.loads(path.read_text())
-    if data["files"] != _files_hash(folder):
+    record, why = _check_record(folder)
+    if record is None:
+        return "not checked" if why == "missing" else f"unreadable checks ({RESULTS}: {why})"
+    if not record["current"]:
         return "changed since check"
-    results = data["results"]
+    results = record["results"]
     return f"{sum(results.values())}/{len(results)} pass"
 
 
 def runs_status(ch: Chapter, runs_root: Path) -> str:
-    """The latest finished run of each experiment: 'mnist PASS', 'regularization FAIL', ..."""
+    """The latest reported (or unreadable) run of each experiment: 'mnist PASS',
+    'regularization FAIL', 'nqm unreadable', ..."""
     runs = find_runs(runs_root)
     parts = []
     for e in ch.experiments:
-        reported = [r for r in runs if r.experiment == e.name and r.criteria]
+        reported = [r for r in runs if r.experiment == e.name and (r.criteria or r.unreadable)]
         if reported:
             parts.append(f"{e.name} {reported[-1].verdict}")
     return ", ".join(parts) or "-"
@@ -77,6 +159,10 @@ class RunInfo:
     judgement: dict[str, Any]
     """criteria.json: {"status", "criteria": [{"criterion", "status", "measured"}], "not_run"},
     empty before the report."""
+    unreadable: str = ""
+    """Why the run cannot be read ('summary.json: not valid JSON (line 1 column 5)'), or ""
+    for a readable run. An unreadable run keeps a config.json it could read, never a summary
+    or criteria: a torn file must not pass for an unfinished or unjudged run."""
 
     @property
     def experiment(self) -> str:
@@ -98,7 +184,9 @@ class RunInfo:
     @property
     def status(self) -> str:
         """PASS, FAIL, INCOMPLETE or SMOKE as the report judged it; 'unfinished' or 'not
-        reported' before that."""
+        reported' before that; 'unreadable' when a file of the run cannot be read."""
+        if self.unreadable:
+            return UNREADABLE
         if not self.finished:
             return "unfinished"
         if not self.criteria:
@@ -113,7 +201,7 @@ class RunInfo:
     @property
     def verdict(self) -> str:
         """The status with counts: 'PASS', 'FAIL (1 of 3)', 'INCOMPLETE (1 N/A)', 'SMOKE (not
-        judged)', 'unfinished' or 'not reported'."""
+        judged)', 'unfinished', 'not reported' or 'unreadable'."""
         statuses = [c.get("status") for c in self.criteria]
         if self.status == report.FAIL:
             return f"FAIL ({statuses.count(report.FAIL)} of {len(statuses)})"
@@ -129,30 +217,56 @@ class RunInfo:
         return bool(impl) and Path(str(impl)).resolve() == workspace.resolve()
 
 
+def _read_judgement(run_dir: Path) -> tuple[dict[str, Any], str]:
+    """criteria.json as (judgement, "") or ({}, why it cannot be read); a missing one, or an
+    older run's list of criteria, is {} (not reported until `dlc report` writes it)."""
+    judgement, why = _load_json(run_dir / "criteria.json")
+    if why == "missing" or isinstance(judgement, list):
+        return {}, ""
+    if not isinstance(judgement, dict):
+        return {}, why or f"{_kind(judgement)}, not a JSON object"
+    for key in ("criteria", "not_run"):
+        items = judgement.get(key, [])
+        if not (isinstance(items, list) and all(isinstance(c, dict) for c in items)):
+            return {}, f'"{key}" is not a list of objects'
+    return judgement, ""
+
+
+def read_run(run_dir: Path) -> RunInfo:
+    """One run folder; a config.json, summary.json or criteria.json that cannot be read makes
+    it unreadable, with the reason. A missing summary.json is a run still in progress."""
+    config, config_why = read_object(run_dir / "config.json")
+    summary, summary_why = read_object(run_dir / "summary.json")
+    judgement, judgement_why = _read_judgement(run_dir)
+    problems = [
+        f"{name}: {why}"
+        for name, why in (
+            ("config.json", config_why),
+            ("summary.json", "" if summary_why == "missing" else summary_why),
+            ("criteria.json", judgement_why),
+        )
+        if why
+    ]
+    if problems:
+        return RunInfo(run_dir, config or {}, {}, {}, unreadable="; ".join(problems))
+    return RunInfo(run_dir, config or {}, summary or {}, judgement)
+
+
 def find_runs(runs_root: Path) -> list[RunInfo]:
     """Every run folder `runs_root/<experiment>/<run>/` (one with a config.json), oldest first
-    within each experiment."""
-    found = []
-    for config_path in sorted(runs_root.glob("*/*/config.json")):
-        config = read_json_object(config_path)
-        if config is None:
-            continue  # not a run folder dlc wrote
-        run_dir = config_path.parent
-        summary = read_json_object(run_dir / "summary.json") or {}
-        # an older run's criteria.json is a list: not reported until `dlc report` rewrites it
-        judgement = read_json_object(run_dir / "criteria.json") or {}
-        found.append(RunInfo(run_dir, config, summary, judgement))
-    return found
+    within each experiment. Runs with a file that cannot be read are included, as unreadable,
+    so that an overview shows them instead of losing them."""
+    return [read_run(path.parent) for path in sorted(runs_root.glob("*/*/config.json"))]
 
 
 def check_counts(ch: Chapter, workspace: Path) -> tuple[int, int] | None:
     """(checks passed, exercises in the chapter) from the last full `dlc check`, or None when
     there is no result for the current files."""
     folder = workspace / ch.slug
-    data = read_json_object(folder / RESULTS)
-    if data is None or data.get("files") != _files_hash(folder):
+    record, _ = _check_record(folder)
+    if record is None or not record["current"]:
         return None
-    results = data.get("results", {})
+    results = record["results"]
     total = len(chapter_exercises(ch.slug)) or len(results)
     return sum(bool(results.get(e.name)) for e in chapter_exercises(ch.slug)), total
 
@@ -191,6 +305,8 @@ class Progress:
     chapters: list[ChapterProgress]
     next_chapter: int | None
     next_step: str
+    unreadable: list[RunInfo]
+    """Runs with a file that cannot be read: shown, so the learner can repair them."""
 
 
 def chapter_progress(ch: Chapter, workspace: Path, runs: Sequence[RunInfo]) -> ChapterProgress:
@@ -241,8 +357,10 @@ def suggest_next(table: dict[int, ChapterProgress], workspace: Path) -> tuple[in
 
 
 def learner_progress(workspace: Path, runs_root: Path) -> Progress:
-    """Progress over every chapter, from `workspace` and the run folders under `runs_root`."""
+    """Progress over every chapter, from `workspace` and the run folders under `runs_root`;
+    DlcError when either names a file."""
+    check_folders(workspace, runs_root)
     runs = find_runs(runs_root)
     table = {n: chapter_progress(ch, workspace, runs) for n, ch in chapters().items()}
     n, step = suggest_next(table, workspace)
-    return Progress(list(table.values()), n, step)
+    return Progress(list(table.values()), n, step, [r for r in runs if r.unreadable])

@@ -9,6 +9,7 @@ from dlcurriculum.ch00_mnist import regularization
 from dlcurriculum.ch00_mnist.experiments import MNIST, MNIST_PRESETS, split_validation
 from dlcurriculum.ch00_mnist.regularization import REGULARIZATION
 from dlcurriculum.ch00_mnist.training import Split
+from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import ExperimentSpec
 from dlcurriculum.core.report import (
@@ -94,6 +95,27 @@ def test_train_and_validation_sizes_are_checked_together() -> None:
         MNIST.config("quick", ["train_size=60000"])
     with pytest.raises(DlcError, match=r"early stopping .* watches the validation split"):
         MNIST.config("quick", ["val_size=0", "patience=2"])
+
+
+def test_mnist_config_refuses_ranges_before_relations() -> None:
+    # batch_size=0 is refused by its range, before train_size // batch_size divides by it
+    with pytest.raises(ConfigError, match=r"^batch_size must be >= 1, got 0$"):
+        MNIST.config("quick", ["batch_size=0"])
+    with pytest.raises(ConfigError, match=r"got 55000 // 60000 < 2; lower batch_size"):
+        MNIST.config("quick", ["batch_size=60000"])
+    with pytest.raises(ConfigError, match=r"^augment must be in \[0, 27\], got 28$"):
+        MNIST.config("quick", ["augment=28"])
+
+
+def test_regularization_config_refuses_runs_it_cannot_train() -> None:
+    with pytest.raises(ConfigError, match="must hold baseline"):
+        REGULARIZATION.config("quick", ["conditions=dropout,weight_decay"])
+    with pytest.raises(ConfigError, match="conditions must be one of"):
+        REGULARIZATION.config("quick", ["conditions=baseline,mixup"])
+    with pytest.raises(ConfigError, match=r"train_sizes=\(512,\) and batch_size=1024"):
+        REGULARIZATION.config("smoke", ["batch_size=1024"])
+    with pytest.raises(ConfigError, match=r"examples_per_run >= every train size"):
+        REGULARIZATION.config("quick", ["examples_per_run=10000"])
 
 
 # ----- regularization ---------------------------------------------------------------------
@@ -201,7 +223,9 @@ def test_regularization_labels_show_the_bar_the_run_used() -> None:
 
 
 def test_validation_images_are_never_trained_on() -> None:
-    with pytest.raises(DlcError, match=r"train sizes must be in 1\.\.50000"):
+    with pytest.raises(
+        ConfigError, match=r"every train size must be at most 60000 - val_size = 50000"
+    ):
         REGULARIZATION.config("quick", ["train_sizes=5000,55000"])
     cell = regularization.PRESETS["quick"].cell_config("augmentation", 50_000, 0)
     assert cell.train_size + cell.val_size == 60_000 and cell.augment == 2

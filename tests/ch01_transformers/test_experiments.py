@@ -15,7 +15,7 @@ from dlcurriculum.ch01_transformers.experiments import (
     SHAKESPEARE_PRESETS,
     run_reverse,
 )
-from dlcurriculum.core.config import to_dict
+from dlcurriculum.core.config import ConfigError, to_dict
 from dlcurriculum.core.experiment import ExperimentSpec, launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE, RunRecord, judge_run
 from dlcurriculum.core.runs import read_metrics
@@ -93,10 +93,18 @@ def test_shakespeare_smoke_saves_a_loadable_model(tmp_path: Path, synthetic_corp
 
 
 def test_configs_reject_bad_values() -> None:
-    with pytest.raises(AssertionError, match="divisible"):
+    with pytest.raises(ConfigError, match="d_model=30 must be divisible by n_heads=4"):
         experiments.ReverseConfig(d_model=30, n_heads=4)
-    with pytest.raises(AssertionError, match="warmup"):
+    with pytest.raises(ConfigError, match="need warmup_steps < steps: got 10 >= 10"):
         experiments.ShakespeareConfig(steps=10, warmup_steps=10)
+    with pytest.raises(ConfigError, match="need min_lr <= lr"):
+        experiments.ReverseConfig(lr=1e-4, min_lr=1e-3)
+    with pytest.raises(ConfigError, match=r"max_vocab must be 0 .* got 1"):
+        experiments.ShakespeareConfig(max_vocab=1)
+    with pytest.raises(ConfigError, match=r"val_fraction=0.9 of n_regions=2 .* leaves none"):
+        experiments.ShakespeareConfig(n_regions=2, val_fraction=0.9)
+    with pytest.raises(ConfigError, match="prompt must not be empty"):
+        experiments.ShakespeareConfig(prompt="")
 
 
 def _record(spec: ExperimentSpec, summary: dict, *sets: str) -> RunRecord:

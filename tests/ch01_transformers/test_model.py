@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from dlcurriculum.ch01_transformers.model import (
     count_params,
     sinusoidal_pos_embed,
 )
+from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.errors import DlcError
 
 from .helpers import TINY, tiny_model
@@ -22,10 +24,14 @@ from .helpers import TINY, tiny_model
 
 def test_config_derives_d_head_and_rejects_bad_shapes() -> None:
     assert TINY.d_head == 4
-    with pytest.raises(AssertionError, match="divisible"):
+    with pytest.raises(ConfigError, match="d_model=10 must be divisible by n_heads=4"):
         TransformerConfig(d_model=10, n_heads=4)
-    with pytest.raises(AssertionError, match="dropout"):
+    with pytest.raises(ConfigError, match=r"^dropout must be in \[0, 1\), got 1.0$"):
         TransformerConfig(dropout=1.0)
+    # beartype refuses a bad Literal under pytest; without it, __post_init__ does
+    unchecked = SimpleNamespace(**{**dataclasses.asdict(TINY), "act_fn": "tanh"})
+    with pytest.raises(ConfigError, match="act_fn must be one of gelu_new, gelu, relu"):
+        TransformerConfig.__post_init__(unchecked)  # type: ignore[arg-type]
     with pytest.raises(dataclasses.FrozenInstanceError):
         TINY.d_model = 32  # type: ignore[misc]
 

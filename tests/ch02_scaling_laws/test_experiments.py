@@ -30,6 +30,13 @@ def test_presets_cover_the_exercise_grid() -> None:
         SCALING.config("smoke", ["min_width=1"])
     with pytest.raises(DlcError, match="at least one batch"):
         SCALING.config("smoke", ["n_fractions=6"])
+    # a huge count is refused at once (2^(n - 1) is never computed)
+    with pytest.raises(DlcError, match=r"2\^99999999999 = 0 < batch_size=64"):
+        SCALING.config("smoke", ["n_fractions=100000000000"])
+    with pytest.raises(DlcError, match=r"^--set size_exponent_range=0.1,0.2,0.3: expected 2"):
+        SCALING.config("smoke", ["size_exponent_range=0.1,0.2,0.3"])
+    with pytest.raises(DlcError, match=r"^bootstrap must be >= 10, got 9"):
+        SCALING.config("smoke", ["bootstrap=9"])
 
 
 def test_a_cell_is_deterministic_and_counts_its_compute(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from dlcurriculum.ch03_training_at_scale.comm import SingleComm
-from dlcurriculum.ch03_training_at_scale.config import DPConfig
+from dlcurriculum.ch03_training_at_scale.config import DPConfig, ModelParallelConfig
 from dlcurriculum.ch03_training_at_scale.data_parallel import (
     GradientBuckets,
     allreduce_gradients,
@@ -15,6 +15,7 @@ from dlcurriculum.ch03_training_at_scale.data_parallel import (
 )
 from dlcurriculum.ch03_training_at_scale.dp_train import train_dp
 from dlcurriculum.ch03_training_at_scale.launch import launch_mpi, launch_torch
+from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.errors import DlcError
 from tests.ch03_training_at_scale.workers import both_models
 
@@ -99,5 +100,10 @@ def test_allreduce_gradients_alone_is_identity() -> None:
 def test_world_size_must_divide_the_batch() -> None:
     with pytest.raises(DlcError, match="not divisible by world_size=3"):
         shard_batch(torch.zeros(8, 2), 0, 3)
-    with pytest.raises(AssertionError, match="multiple of 3"):
+    with pytest.raises(ConfigError, match="multiple of 3"):
         DPConfig(batch_size=8, world_size=3)
+    with pytest.raises(ConfigError, match="d_model=64 must be divisible by n_heads=3"):
+        DPConfig(model="transformer", n_heads=3)
+    DPConfig(model="cnn", n_heads=3)  # the CNN has no heads
+    with pytest.raises(ConfigError, match="not divisible by micro_batches=3"):
+        ModelParallelConfig(batch_size=16, micro_batches=3)

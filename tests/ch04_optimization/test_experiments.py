@@ -9,8 +9,7 @@ import pytest
 
 from dlcurriculum.ch04_optimization.experiments import NQM, PRESETS, run
 from dlcurriculum.core import exercises
-from dlcurriculum.core.config import to_dict
-from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.config import ConfigError, to_dict
 from dlcurriculum.core.experiment import Result, launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE, RunRecord, judge_run
 
@@ -28,8 +27,10 @@ def test_presets_and_validation() -> None:
     assert PRESETS["quick"].batch_sizes[0] == 1 / 4
     # the curriculum asks for a method that optimises schedules: every preset tunes them
     assert all(cfg.schedules for cfg in PRESETS.values())
-    with pytest.raises(DlcError, match="invalid config"):
+    with pytest.raises(ConfigError, match="need slope_batches <= n_batches: got 9 > 4"):
         NQM.config("smoke", ["slope_batches=9"])
+    with pytest.raises(ConfigError, match=r"largest batch size .* = 2\^31 is above 2\^30"):
+        NQM.config("quick", ["n_batches=34"])
 
 
 def test_smoke_run_writes_report_figures_and_summary(smoke_run: Result) -> None:

@@ -9,6 +9,7 @@ from dlcurriculum.ch05_modeling_objectives.experiments import (
     CONTRASTIVE_PRESETS,
     ContrastiveConfig,
 )
+from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.experiment import launch, resume
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
 from dlcurriculum.core.runs import latest_checkpoint, load_checkpoint, read_metrics
@@ -69,7 +70,7 @@ def test_smoke_is_deterministic_and_resumes(tmp_path: Path) -> None:
 
 
 def test_validation_queries_cannot_overlap_the_training_images() -> None:
-    with pytest.raises(AssertionError, match="train_size \\+ val_size must be at most 60000"):
+    with pytest.raises(ConfigError, match="train_size \\+ val_size must be at most 60000"):
         ContrastiveConfig(train_size=56_000, val_size=5_000)
     quick = CONTRASTIVE_PRESETS["quick"]
     assert quick.val_size > 0 and quick.train_size + quick.val_size <= 60_000
@@ -83,3 +84,19 @@ def test_triplet_objective_trains_and_simclr_supcon_criteria_are_not_measured(
     assert result.summary["accuracy"]["triplet"]["10"] > 0.2  # chance is 0.1
     assert [v.status for _, v in judgement.verdicts] == [NOT_MEASURED] * 4
     assert (result.run_dir / "figures" / "neighbours_triplet.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("assignments", "message"),
+    [
+        (["ks=1,2"], r"ks must include 10"),
+        (["objectives="], r"objectives must not be empty"),
+        (["objectives=simclr,byol"], r"objectives must be one of simclr, supcon, triplet"),
+        (["ks=10,200"], r"train_size \(2048\) must hold the support set of 10 \* max\(ks\) = 2000"),
+    ],
+)
+def test_contrastive_config_refuses_fields_that_do_not_fit_together(
+    assignments: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        CONTRASTIVE.config("smoke", assignments)

@@ -3,6 +3,7 @@
 import math
 from pathlib import Path
 
+import pytest
 import torch
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
@@ -15,6 +16,7 @@ from dlcurriculum.ch05_modeling_objectives.vae import (
     evaluate_elbo,
     gaussian_kl,
 )
+from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.experiment import launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE, Judgement
 from dlcurriculum.core.runs import read_metrics
@@ -158,3 +160,21 @@ def test_ddpm_smoke_run(tmp_path: Path) -> None:
     assert result.summary["test"]["noise_mse"] < 1.0  # below predicting zero noise
     for name in ("samples.png", "noising.png", "loss.png"):
         assert (result.run_dir / "figures" / name).exists(), name
+
+
+@pytest.mark.parametrize(
+    ("spec", "assignments", "message"),
+    [
+        (VAE_SPEC, ["train_size=100"], r"train_size \(100\) must be at least batch_size \(128\)"),
+        (VAE_SPEC, ["target_elbo=-10"], r"target_elbo must be <= -45.5, got -10.0"),
+        (VAE_SPEC, ["n_samples=1"], r"n_samples must be in \[2, 8000\], got 1"),
+        (DDPM_SPEC, ["beta_start=0.2"], r"beta_start \(0.2\) must be below beta_end \(0.1\)"),
+        (DDPM_SPEC, ["width=12"], r"width must be a multiple of 8 .*, got 12"),
+        (DDPM_SPEC, ["width=0"], r"width must be >= 8, got 0"),
+    ],
+)
+def test_generative_configs_refuse_what_they_cannot_run_with(
+    spec: object, assignments: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        spec.config("smoke", assignments)  # type: ignore[attr-defined]

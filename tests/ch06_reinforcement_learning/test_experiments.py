@@ -13,6 +13,7 @@ from dlcurriculum.ch06_reinforcement_learning.experiments import (
     PROCGEN_PRESETS,
     run_ppo,
 )
+from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
@@ -103,3 +104,19 @@ def test_procgen_smoke_on_a_real_game(tmp_path: Path) -> None:
     assert beats.status != NOT_MEASURED or s["seeds"][0]["recent_episodes"] == 0
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert summary["seeds"][0]["env_steps"] == 512
+
+
+@pytest.mark.parametrize(
+    ("assignments", "message"),
+    [
+        (["num_envs=1", "num_steps=1"], r"num_envs \* num_steps must be at least 2"),
+        (["num_minibatches=3"], r"num_minibatches \(3\) must divide the rollout .* = 256 samples"),
+        (["total_timesteps=100"], r"total_timesteps \(100\) must cover at least one rollout"),
+        (["min_seeds_solved=2"], r"min_seeds_solved \(2\) must be at most num_seeds \(1\)"),
+        (["target_kl=0"], r"target_kl must be > 0, got 0.0"),
+        (["downsample=3"], r"downsample must be one of 1, 2, 4, got 3"),
+    ],
+)
+def test_ppo_config_refuses_what_it_cannot_run_with(assignments: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        PPO_CARTPOLE.config("smoke", assignments)

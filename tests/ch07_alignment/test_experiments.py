@@ -8,6 +8,7 @@ import pytest
 from dlcurriculum.ch07_alignment import stages
 from dlcurriculum.ch07_alignment.experiments import PRESETS, RLHF
 from dlcurriculum.core import runs
+from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import launch, resume
 from dlcurriculum.core.report import FAIL, PASS, SMOKE
@@ -104,3 +105,19 @@ def test_a_missing_judge_model_fails_before_any_work(tmp_path: Path, monkeypatch
     assert not (tmp_path / "nolm" / "rlhf").exists() or not any(
         (tmp_path / "nolm" / "rlhf").rglob("labels.sqlite")
     )
+
+
+@pytest.mark.parametrize(
+    ("assignments", "message"),
+    [
+        (["heldout_fraction=0.999"], r"heldout_fraction \(0.999\) of n_label_samples \(160\)"),
+        (["num_minibatches=3"], r"batch_size \(32\) must be a multiple of num_minibatches \(3\)"),
+        (["min_clipfrac=0.5"], r"min_clipfrac \(0.5\) must be below max_clipfrac \(0.2\)"),
+        (["kl_milestones=2,1"], r"kl_milestones must rise"),
+        (["judge_lm_samples=17"], r"judge_lm_samples \(17\) must be at most eval_samples \(16\)"),
+        (["comparison_margin=2"], r"comparison_margin must be in \[0, 2\), got 2.0"),
+    ],
+)
+def test_rlhf_config_refuses_what_it_cannot_run_with(assignments: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        RLHF.config("smoke", assignments)

@@ -22,6 +22,7 @@ from dlcurriculum.ch07_alignment.samples import (
     start_id,
     unconditional_samples,
 )
+from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.errors import DlcError
 from tests.ch07_alignment.helpers import TEXT, tiny_policy
 
@@ -40,6 +41,8 @@ def test_vader_labels_clear_cases_and_keeps_a_neutral_band() -> None:
         "neutral",
         "negative",
     ]
+    with pytest.raises(ConfigError, match=r"threshold must be in \[0, 1\), got 1.5"):
+        VaderLabeler(threshold=1.5)
 
 
 def test_synthetic_labels_go_through_the_label_store(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from dlcurriculum.ch07_alignment.lm_judge import (
     answer_ids,
     load_judge,
 )
+from dlcurriculum.core.config import ConfigError
+from dlcurriculum.core.errors import DlcError
 from dlcurriculum.lm import tiny_causal_lm
 
 TEXTS = ["O my love, how merry is this night.", "Alas, woe!", "", "the king is come " * 5]
@@ -81,5 +83,7 @@ class OneToken:
 def test_load_judge_tiny_needs_no_download_and_answers_must_differ() -> None:
     judge = load_judge("tiny")
     assert judge.positive != judge.negative and len(judge.log_odds(["hi"])) == 1
-    with pytest.raises(AssertionError, match="start differently"):
+    with pytest.raises(DlcError, match="start differently"):
         ChatSentimentJudge(judge.model, OneToken())
+    with pytest.raises(ConfigError, match="batch_size must be >= 1, got 0"):
+        ChatSentimentJudge(judge.model, judge.tokenizer, batch_size=0)

@@ -159,12 +159,13 @@ def test_cli_export_import_status_and_finished_rating(db: Path, tmp_path: Path) 
 
 
 def _start_server(db: Path, labeler: str = "alice") -> tuple[subprocess.Popen[str], str]:
-    """`label_cli serve` in a real subprocess on a free port; returns it and its URL."""
+    """`dlc label serve` in a real subprocess on a free port; returns it and its URL."""
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "dlcurriculum.ch07_alignment.label_cli",
+            "dlcurriculum",
+            "label",
             "serve",
             "--db",
             str(db),

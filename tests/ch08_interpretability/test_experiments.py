@@ -6,6 +6,7 @@ import json
 import pytest
 
 from dlcurriculum.ch08_interpretability import experiments as ex
+from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.experiment import launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
 from dlcurriculum.core.runs import read_metrics
@@ -66,3 +67,23 @@ def test_induction_lm_smoke_on_tiny_random_models(tmp_path, model):
     s = result.summary
     assert len(s["top_heads"]) == 3 and s["n_layers"] == 2
     assert "5.1, 5.5, 6.9, 7.2 and 7.10" in report
+
+
+@pytest.mark.parametrize(
+    ("spec", "assignments", "message"),
+    [
+        (ex.INDUCTION, ["half_len=40"], r"2 \* half_len = 80 tokens must fit in seq_len \(64\)"),
+        (ex.INDUCTION, ["seq_len=50", "half_len=2"], r"seq_len must be >= 51, got 50"),
+        (ex.INDUCTION, ["max_vocab=1"], r"max_vocab must be 0 \(no cap\) or at least 2"),
+        (ex.INDUCTION, ["max_chars=1000"], r"max_chars \(1000\) must be 0 \(all\) or at least"),
+        (ex.INTERP_MNIST, ["n_explain=2000"], r"n_explain \(2000\) must be at most test_size"),
+        (ex.INTERP_MNIST, ["n_randomisation=9"], r"n_randomisation \(9\) must be at most n_expl"),
+        (ex.INTERP_MNIST, ["case_top_k=33"], r"case_top_k \(33\) must be at most .* = 32 channels"),
+        (ex.INTERP_MNIST, ["train_size=100"], r"train_size must be in \[128, 60000\], got 100"),
+    ],
+)
+def test_configs_refuse_what_they_cannot_run_with(
+    spec: object, assignments: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        spec.config("smoke", assignments)  # type: ignore[attr-defined]

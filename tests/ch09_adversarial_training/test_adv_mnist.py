@@ -4,7 +4,10 @@ and the same seed giving the same run."""
 import json
 from dataclasses import replace
 
+import pytest
+
 from dlcurriculum.ch09_adversarial_training.experiments import ADV_MNIST, run_adv_mnist
+from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.experiment import launch
 from dlcurriculum.core.report import FAIL, PASS, SMOKE
 
@@ -44,3 +47,18 @@ def test_same_seed_gives_the_same_run(tmp_path) -> None:
         runs[name] = (tmp_path / name / "metrics.jsonl").read_bytes(), tables
     assert runs["a"][0] and runs["a"] == runs["b"]
     assert runs["other"][0] != runs["a"][0]
+
+
+@pytest.mark.parametrize(
+    ("assignments", "message"),
+    [
+        (["batch_size=2048"], r"train_size \(1024\) must be at least batch_size \(2048\)"),
+        (["short_steps=5"], r"short_steps \(5\) must be at most pgd_steps \(4\)"),
+        (["train_eps=0"], r"train_eps must be in \(0, 1\], got 0.0"),
+    ],
+)
+def test_adv_mnist_config_refuses_what_it_cannot_run_with(
+    assignments: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ADV_MNIST.config("smoke", assignments)

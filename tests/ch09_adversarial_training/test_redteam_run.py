@@ -61,8 +61,10 @@ def test_smoke_run_caches_and_keeps_failures_off_the_terminal(tmp_path, capfd, m
 def test_unknown_method_is_a_clear_error() -> None:
     from dlcurriculum.core.errors import DlcError
 
-    with pytest.raises(DlcError, match="unknown methods"):
+    with pytest.raises(DlcError, match="methods must be one of zero-shot, few-shot"):
         rx.REDTEAM.config("smoke", ["methods=zero-shot,magic"])
+    with pytest.raises(DlcError, match="methods must include zero-shot"):
+        rx.REDTEAM.config("smoke", ["methods=few-shot,rl"])
 
 
 def test_rl_warm_starts_from_the_supervised_red_lm(tmp_path, monkeypatch) -> None:

@@ -3,7 +3,7 @@ from typing import Literal
 
 import pytest
 
-from dlcurriculum.core.config import RunConfig, field_docs, from_dict, override, to_dict
+from dlcurriculum.core.config import RunConfig, check, field_docs, from_dict, override, to_dict
 from dlcurriculum.core.errors import DlcError
 
 
@@ -23,7 +23,7 @@ class ToyConfig(RunConfig):
     """Optional name."""
 
     def __post_init__(self) -> None:
-        assert self.steps > 0, "steps must be positive"
+        check(self, "steps", ge=1)
 
 
 def test_override_parses_each_field_type() -> None:
@@ -46,7 +46,7 @@ def test_override_parses_each_field_type() -> None:
         ("steps=ten", "expected an integer"),
         ("shuffle=maybe", "true or false"),
         ("mode=c", "choose one of a, b"),
-        ("steps=0", "steps must be positive"),
+        ("steps=0", "steps must be >= 1, got 0"),
     ],
 )
 def test_bad_overrides_name_the_fix(assignment: str, message: str) -> None:

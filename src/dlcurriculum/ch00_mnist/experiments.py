@@ -8,11 +8,16 @@ import torch
 from dlcurriculum.ch00_mnist.model import count_parameters
 from dlcurriculum.ch00_mnist.training import Split, evaluate, fit
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, require
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.report import RunRecord, at_least, pyplot, save_figure
 from dlcurriculum.core.seed import choose_device, seed_everything
+
+MNIST_TRAIN, MNIST_TEST = 60_000, 10_000
+"""Images in MNIST's training and test sets."""
+MAX_SHIFT = 27
+"""The largest augmentation shift that leaves any pixel: 28 moves all of them out of the frame."""
 
 
 @dataclass(frozen=True)
@@ -51,21 +56,32 @@ class MNISTConfig(RunConfig):
     """Success bar: the exercise's bar for test accuracy."""
 
     def __post_init__(self) -> None:
-        assert 0 < self.train_size <= 60_000, "train_size must be in 1..60000"
-        assert 0 <= self.val_size < 60_000, "val_size must be in 0..59999"
-        assert self.train_size + self.val_size <= 60_000, (
-            "train_size + val_size must be at most 60000: validation is the last val_size "
-            "training images and must not overlap the first train_size (lower one of them)"
+        check(self, "width", "epochs", "batch_size", "evals_per_epoch", ge=1)
+        check(self, "train_size", ge=1, le=MNIST_TRAIN)
+        check(self, "val_size", ge=0, lt=MNIST_TRAIN)
+        check(self, "test_size", ge=1, le=MNIST_TEST)
+        check(self, "dropout", ge=0, lt=1)
+        check(self, "warmup", gt=0, lt=1)
+        check(self, "lr", gt=0)
+        check(self, "weight_decay", "patience", ge=0)
+        check(self, "augment", ge=0, le=MAX_SHIFT)
+        check(self, "target_accuracy", gt=0, le=1)
+        require(
+            self.train_size + self.val_size <= MNIST_TRAIN,
+            f"train_size + val_size must be at most {MNIST_TRAIN}: got {self.train_size} + "
+            f"{self.val_size}; validation is the last val_size training images and must not "
+            "overlap the first train_size (lower one of them)",
         )
-        assert 0 < self.test_size <= 10_000, "test_size must be in 1..10000"
-        assert self.train_size // self.batch_size >= self.evals_per_epoch >= 1, (
-            "need at least evals_per_epoch optimizer steps per epoch: lower batch_size"
+        require(
+            self.train_size // self.batch_size >= self.evals_per_epoch,
+            f"need train_size // batch_size >= evals_per_epoch (an evaluation every few "
+            f"steps): got {self.train_size} // {self.batch_size} < {self.evals_per_epoch}; "
+            "lower batch_size or evals_per_epoch",
         )
-        assert 0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)"
-        assert self.epochs >= 1 and self.lr > 0 and 0 < self.warmup < 1
-        assert 0 < self.target_accuracy <= 1, "target_accuracy is a fraction in (0, 1]"
-        assert self.patience == 0 or self.val_size > 0, (
-            "early stopping (patience > 0) watches the validation split: set val_size > 0"
+        require(
+            self.patience == 0 or self.val_size > 0,
+            f"early stopping (patience={self.patience}) watches the validation split, but "
+            "val_size=0: set val_size > 0 or patience=0",
         )
 
 

@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlcurriculum.ch00_mnist.experiments import MNISTConfig, load_splits
+from dlcurriculum.ch00_mnist.experiments import (
+    MAX_SHIFT,
+    MNIST_TEST,
+    MNIST_TRAIN,
+    MNISTConfig,
+    load_splits,
+)
 from dlcurriculum.ch00_mnist.training import Split, evaluate, fit
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, one_of, require
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.report import (
@@ -75,17 +81,36 @@ class RegularizationConfig(RunConfig):
     """Success bar: a gain counts when it exceeds this many standard errors."""
 
     def __post_init__(self) -> None:
-        unknown = set(self.conditions) - set(CONDITIONS)
-        assert not unknown, f"unknown conditions {sorted(unknown)}; choose from {CONDITIONS}"
-        assert "baseline" in self.conditions, "the study needs the baseline condition"
-        assert len(self.conditions) >= 2, "the study needs a regularizer besides the baseline"
-        assert 0 < self.val_size < 60_000, "val_size must be in 1..59999"
-        assert all(0 < n <= 60_000 - self.val_size for n in self.train_sizes), (
-            f"train sizes must be in 1..{60_000 - self.val_size} (60000 - val_size): the "
-            "validation images must not be trained on"
+        one_of(self, "conditions", CONDITIONS)
+        check(self, "train_sizes", ge=1, le=MNIST_TRAIN)
+        check(self, "val_size", ge=1, lt=MNIST_TRAIN)
+        check(self, "seeds", "examples_per_run", "width", "batch_size", ge=1)
+        check(self, "patience", "evals_per_run", ge=1)
+        check(self, "test_size", ge=1, le=MNIST_TEST)
+        check(self, "lr", "min_z", gt=0)
+        check(self, "dropout", ge=0, lt=1)
+        check(self, "weight_decay", ge=0)
+        check(self, "augment", ge=0, le=MAX_SHIFT)
+        require(
+            "baseline" in self.conditions and len(set(self.conditions)) >= 2,
+            f"conditions must hold baseline and at least one regularizer, got {self.conditions}",
         )
-        assert self.seeds >= 1 and self.examples_per_run >= max(self.train_sizes)
-        assert self.min_z > 0, "min_z must be positive"
+        require(
+            max(self.train_sizes) + self.val_size <= MNIST_TRAIN,
+            f"every train size must be at most {MNIST_TRAIN} - val_size = "
+            f"{MNIST_TRAIN - self.val_size}, got train_sizes={self.train_sizes}: the validation "
+            "images must not be trained on (lower train_sizes or val_size)",
+        )
+        require(
+            min(self.train_sizes) >= self.batch_size,
+            f"need every train size >= batch_size (one step per epoch): got train_sizes="
+            f"{self.train_sizes} and batch_size={self.batch_size}; lower batch_size",
+        )
+        require(
+            self.examples_per_run >= max(self.train_sizes),
+            f"need examples_per_run >= every train size (at least one epoch): got "
+            f"{self.examples_per_run} < {max(self.train_sizes)}; raise examples_per_run",
+        )
 
     def cells(self) -> list[tuple[str, int, int]]:
         """(condition, train size, seed) for every training run, in a fixed order."""

@@ -6,6 +6,8 @@ Ref: TransformerLens `HookedTransformerConfig` (names); nanoGPT `GPTConfig` (sco
 from dataclasses import dataclass
 from typing import Literal
 
+from dlcurriculum.core.config import check, one_of, require
+
 
 @dataclass(frozen=True)
 class TransformerConfig:
@@ -42,18 +44,16 @@ class TransformerConfig:
     but attention patterns are not computed, so hook_pattern sees nothing."""
 
     def __post_init__(self) -> None:
-        for name in ("d_vocab", "n_ctx", "d_model", "n_layers", "n_heads", "d_mlp"):
-            assert getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}"
-        assert self.d_model % self.n_heads == 0, (
-            f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}"
+        check(self, "d_vocab", "n_ctx", "d_model", "n_layers", "n_heads", "d_mlp", ge=1)
+        one_of(self, "pos_embed", ("learned", "sinusoidal"))
+        one_of(self, "act_fn", ("gelu_new", "gelu", "relu"))
+        check(self, "dropout", ge=0, lt=1)
+        check(self, "layer_norm_eps", "init_range", gt=0)
+        require(
+            self.d_model % self.n_heads == 0,
+            f"d_model={self.d_model} must be divisible by n_heads={self.n_heads} "
+            "(d_head = d_model / n_heads): change one of them",
         )
-        assert self.pos_embed in ("learned", "sinusoidal"), f"unknown pos_embed {self.pos_embed!r}"
-        assert self.act_fn in ("gelu_new", "gelu", "relu"), f"unknown act_fn {self.act_fn!r}"
-        assert 0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"
-        assert self.layer_norm_eps > 0, (
-            f"layer_norm_eps must be positive, got {self.layer_norm_eps}"
-        )
-        assert self.init_range > 0, f"init_range must be positive, got {self.init_range}"
 
     @property
     def d_head(self) -> int:

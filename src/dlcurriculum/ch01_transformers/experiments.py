@@ -18,6 +18,7 @@ from dlcurriculum.ch01_transformers.shakespeare import (
     save_shakespeare_model,
 )
 from dlcurriculum.core import runs
+from dlcurriculum.core.config import check, require
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.report import (
     Criterion,
@@ -50,8 +51,9 @@ class ReverseConfig(LMTrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        assert self.seq_len >= 1 and self.n_symbols >= 2, "need seq_len >= 1, n_symbols >= 2"
-        assert self.eval_seqs >= 1, "eval_seqs must be positive"
+        check(self, "seq_len", "eval_seqs", ge=1)
+        check(self, "n_symbols", ge=2)
+        check(self, "target_accuracy", "chance_tolerance", gt=0, le=1)
 
 
 REVERSE_PRESETS = {
@@ -223,10 +225,22 @@ class ShakespeareConfig(LMTrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        assert self.seq_len >= 2, "seq_len must be at least 2"
-        assert self.min_count >= 1 and self.max_vocab >= 0 and self.max_chars >= 0
-        assert 0 < self.val_fraction < 1, "val_fraction must be in (0, 1)"
-        assert all(t >= 0 for t in self.temperatures), "temperatures must be >= 0"
+        check(self, "seq_len", "n_regions", ge=2)
+        check(self, "min_count", "eval_seqs", "eval_batch_size", "sample_tokens", ge=1)
+        check(self, "max_vocab", "max_chars", "baseline_margin", ge=0)
+        check(self, "val_fraction", gt=0, lt=1)
+        check(self, "temperatures", ge=0)  # 0 = greedy
+        require(
+            self.max_vocab != 1,
+            "max_vocab must be 0 (no cap) or at least 2 (<unk> and one word), got 1",
+        )
+        n_val = max(1, round(self.n_regions * self.val_fraction))
+        require(
+            n_val < self.n_regions,
+            f"val_fraction={self.val_fraction} of n_regions={self.n_regions} holds out "
+            f"{n_val} regions and leaves none for training: lower val_fraction",
+        )
+        require(bool(self.prompt), "prompt must not be empty: give a word, e.g. prompt=ROMEO.")
 
 
 SHAKESPEARE_PRESETS = {

@@ -15,7 +15,7 @@ from dlcurriculum.ch01_transformers.config import TransformerConfig
 from dlcurriculum.ch01_transformers.model import Transformer
 from dlcurriculum.ch01_transformers.training import lr_at, make_optimizer, train_step
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, one_of, require
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.seed import rng_state, set_rng_state
 
@@ -64,11 +64,22 @@ class LMTrainConfig(RunConfig):
     """Steps between evaluations (and checkpoints)."""
 
     def __post_init__(self) -> None:
-        assert self.steps >= 1 and self.batch_size >= 1, "steps and batch_size must be positive"
-        assert 1 <= self.eval_every, "eval_every must be at least 1"
-        assert 0 <= self.warmup_steps < self.steps, "warmup_steps must be below steps"
-        assert 0 < self.min_lr <= self.lr, "need 0 < min_lr <= lr"
-        assert self.max_grad_norm > 0, "max_grad_norm must be positive"
+        check(self, "d_model", "n_layers", "n_heads", "d_mlp", "steps", "batch_size", ge=1)
+        check(self, "eval_every", ge=1)
+        check(self, "warmup_steps", "weight_decay", ge=0)
+        check(self, "dropout", ge=0, lt=1)
+        check(self, "init_range", "lr", "min_lr", "max_grad_norm", gt=0)
+        one_of(self, "pos_embed", ("learned", "sinusoidal"))
+        require(
+            self.warmup_steps < self.steps,
+            f"need warmup_steps < steps: got {self.warmup_steps} >= {self.steps}; "
+            "lower warmup_steps",
+        )
+        require(
+            self.min_lr <= self.lr,
+            f"need min_lr <= lr (the cosine decays from lr to min_lr): got {self.min_lr} > "
+            f"{self.lr}; lower min_lr",
+        )
         self.model_config(2, 2)  # the model's own checks (e.g. d_model divisible by n_heads)
 
     def model_config(self, d_vocab: int, n_ctx: int) -> TransformerConfig:

@@ -19,13 +19,17 @@ from dlcurriculum.ch02_scaling_laws import analysis
 from dlcurriculum.ch02_scaling_laws.plots import report_figures, report_sections
 from dlcurriculum.ch02_scaling_laws.train import POOL_SIZE, lr_for_width
 from dlcurriculum.core import runs, sweep
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, one_of, require
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.report import Criterion, RunRecord, Verdict, not_measured
 
 WORKER = "dlcurriculum.ch02_scaling_laws.train:train_cell"
 TUNE, GRID = "tune", "grid"
+MAX_WIDTHS = 20
+"""Each width step about doubles a cell's FLOPs: 20 widths span a factor of 2^19 in compute."""
+MIN_BOOTSTRAP = 10
+"""Fewer resamples than this give no interval (`analysis._interval`)."""
 
 
 @dataclass(frozen=True)
@@ -75,17 +79,28 @@ class ScalingConfig(RunConfig):
     cruder, hence the wide margin on both sides (our quick run measured 0.39)."""
 
     def __post_init__(self) -> None:
-        assert self.min_width >= 2, "min_width >= 2 (rounding would repeat widths below 2)"
-        assert len(set(self.widths)) == self.n_widths >= 2, "need 2+ distinct widths"
-        assert 0 < self.pool_size <= POOL_SIZE, f"pool_size must be in 1..{POOL_SIZE}"
-        assert self.n_fractions >= 1 and min(self.train_sizes) >= self.batch_size, (
-            "the smallest fraction must hold at least one batch: fewer fractions or a smaller batch"
+        check(self, "min_width", ge=2)  # from 2 up, every sqrt(2) step rounds to a new width
+        check(self, "n_widths", ge=2, le=MAX_WIDTHS)
+        check(self, "n_fractions", "seeds", "batch_size", "base_width", ge=1)
+        check(self, "pool_size", ge=1, le=POOL_SIZE)
+        check(self, "dropouts", ge=0, lt=1)
+        check(self, "lr", "lr_factors", "max_exponent_ci_width", gt=0)
+        one_of(self, "lr_mode", ("scaled", "tuned"))
+        check(self, "bootstrap", ge=MIN_BOOTSTRAP)
+        check(self, "workers", ge=0)
+        check(self, "min_r2", "size_exponent_range", ge=0, le=1)
+        # pool_size >> k is pool_size // 2^k, without computing 2^k for a huge n_fractions
+        smallest = self.pool_size >> min(self.n_fractions - 1, self.pool_size.bit_length())
+        require(
+            smallest >= self.batch_size,
+            f"the smallest fraction must hold at least one batch: pool_size // "
+            f"2^(n_fractions - 1) = {self.pool_size} // 2^{self.n_fractions - 1} = {smallest} "
+            f"< batch_size={self.batch_size}; lower n_fractions or batch_size",
         )
-        assert self.seeds >= 1 and self.dropouts and all(0 <= d < 1 for d in self.dropouts)
-        assert self.lr > 0 and all(f > 0 for f in self.lr_factors)
-        lo, hi = self.size_exponent_range
-        assert 0 <= lo < hi and self.max_exponent_ci_width > 0, (
-            "size_exponent_range must be (lo, hi) with 0 <= lo < hi; max_exponent_ci_width > 0"
+        lo_hi = self.size_exponent_range
+        require(
+            len(lo_hi) == 2 and lo_hi[0] < lo_hi[1],
+            f"size_exponent_range must be two numbers lo < hi, got {lo_hi}",
         )
 
     @property

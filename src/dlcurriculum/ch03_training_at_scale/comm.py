@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.errors import DlcError, install_hint
 
 
 @runtime_checkable
@@ -231,8 +231,8 @@ def find_mpiexec() -> Path:
         import mpi4py  # noqa: F401
     except ImportError:
         raise DlcError(
-            "the MPI backend needs mpi4py and an MPI library: pip install mpi4py mpich "
-            "(or the `dist` extra), or use backend=torch"
+            f"the MPI backend needs mpi4py and an MPI library: {install_hint('mpi')}, "
+            "or use backend=torch"
         ) from None
     name = "mpiexec.exe" if os.name == "nt" else "mpiexec"
     beside = Path(sys.executable).parent / name
@@ -241,7 +241,7 @@ def find_mpiexec() -> Path:
     found = shutil.which(name)
     if found is None:
         raise DlcError(
-            "no mpiexec found next to python or on the PATH: pip install mpich "
+            f"no mpiexec found next to python or on the PATH: {install_hint('mpi')} "
             "(or use backend=torch)"
         )
     return Path(found)

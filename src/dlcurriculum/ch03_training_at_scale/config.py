@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dlcurriculum.ch01_transformers.config import TransformerConfig
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, one_of, require
 
 
 @dataclass(frozen=True)
@@ -54,17 +54,22 @@ class DPConfig(RunConfig):
     two runs that agree mean little if neither learns."""
 
     def __post_init__(self) -> None:
-        assert self.world_size >= 1, f"world_size must be at least 1, got {self.world_size}"
-        assert self.batch_size % self.world_size == 0, (
+        one_of(self, "model", ("cnn", "transformer"))
+        one_of(self, "backend", ("torch", "mpi"))
+        one_of(self, "grad_sync", ("simple", "buckets"))
+        one_of(self, "data", ("real", "synthetic"))
+        check(self, "world_size", "batch_size", "width", ge=1)
+        check(self, "d_model", "n_layers", "n_heads", "n_ctx", ge=1)
+        check(self, "steps", ge=2)  # samples_per_s times the steps after the first
+        check(self, "lr", "bucket_mb", "timeout_s", gt=0)
+        check(self, "min_loss_drop", ge=0, lt=1)
+        require(
+            self.batch_size % self.world_size == 0,
             f"batch_size={self.batch_size} is not divisible by world_size={self.world_size}: "
-            f"use a multiple of {self.world_size}"
+            f"use a multiple of {self.world_size}",
         )
-        assert self.steps >= 2, f"steps must be at least 2, got {self.steps}"
-        assert self.lr > 0, f"lr must be positive, got {self.lr}"
-        assert self.timeout_s > 0, f"timeout_s must be positive, got {self.timeout_s}"
-        assert 0 <= self.min_loss_drop < 1, (
-            f"min_loss_drop must be in [0, 1), got {self.min_loss_drop}"
-        )
+        if self.model == "transformer":
+            self.transformer()  # the model's own checks (d_model divisible by n_heads)
 
     def transformer(self) -> TransformerConfig:
         """The transformer's shape (byte-level vocabulary)."""
@@ -109,14 +114,18 @@ class ModelParallelConfig(RunConfig):
     two runs that agree mean little if neither learns."""
 
     def __post_init__(self) -> None:
-        assert self.world_size >= 2, f"world_size must be at least 2, got {self.world_size}"
-        assert self.batch_size % self.micro_batches == 0, (
-            f"batch_size={self.batch_size} is not divisible by micro_batches={self.micro_batches}"
+        one_of(self, "data", ("real", "synthetic"))
+        check(self, "world_size", ge=2)
+        check(self, "steps", "batch_size", "micro_batches", ge=1)
+        check(self, "d_model", "n_layers", "n_heads", "n_ctx", ge=1)
+        check(self, "lr", "timeout_s", gt=0)
+        check(self, "min_loss_drop", ge=0, lt=1)
+        require(
+            self.batch_size % self.micro_batches == 0,
+            f"batch_size={self.batch_size} is not divisible by micro_batches="
+            f"{self.micro_batches}: use a multiple of {self.micro_batches}",
         )
-        assert self.steps >= 1, f"steps must be at least 1, got {self.steps}"
-        assert 0 <= self.min_loss_drop < 1, (
-            f"min_loss_drop must be in [0, 1), got {self.min_loss_drop}"
-        )
+        self.transformer()  # the model's own checks (d_model divisible by n_heads)
 
     def transformer(self) -> TransformerConfig:
         """The transformer's shape (byte-level vocabulary)."""

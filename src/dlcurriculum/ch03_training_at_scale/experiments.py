@@ -393,6 +393,7 @@ PIPELINE_SPEC = ExperimentSpec(
     title="Chapter 3: GPipe pipeline parallelism over the transformer's layers",
     presets=PIPELINE,
     run=_run_model_parallel(mp_train.pipeline_worker),
+    exercises=(),  # the model-parallel runs are reference code: no exercise of chapter 3
     criteria=MP_CRITERIA,
     figures=_curves,
     sections=_mp_sections,
@@ -404,5 +405,5 @@ TENSOR_PARALLEL_SPEC = dataclasses.replace(
     title="Chapter 3: Megatron tensor parallelism (heads and MLP split across ranks)",
     presets=TENSOR_PARALLEL,
     run=_run_model_parallel(mp_train.tensor_parallel_worker),
-    next_steps="Try n_heads=3 with world_size=2 to see the divisibility error.",
+    next_steps="Try n_heads=3 and d_model=96 with world_size=2 to see the divisibility error.",
 )

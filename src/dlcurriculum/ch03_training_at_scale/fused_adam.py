@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.errors import DlcError, install_hint
 
 BLOCK = 1024
 
@@ -33,7 +33,7 @@ def _kernel() -> Any:
         import triton
         import triton.language as tl
     except ImportError:
-        raise DlcError("fused Adam needs Triton: pip install triton (the `triton` extra)") from None
+        raise DlcError(f"fused Adam needs Triton: {install_hint('gpu')}") from None
 
     @triton.jit
     def adam_kernel(

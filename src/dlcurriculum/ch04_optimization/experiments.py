@@ -25,13 +25,16 @@ from torch import Tensor
 from dlcurriculum.ch04_optimization import nqm, schedules, search
 from dlcurriculum.ch04_optimization.plots import report_figures, report_sections
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, require
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.report import Criterion, RunRecord, Verdict, not_measured
 
 SLUG = "ch04_optimization"
 OPTIMIZERS = ("sgd", "momentum", "adam")
+MAX_LOG2_BATCH = 30
+"""Batch sizes stay within 2^-30..2^30: the noise C / B then ranges over a factor of 10^18,
+far past both the noise-dominated and the curvature-dominated regimes."""
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,26 @@ class NQMConfig(RunConfig):
     losing to it proves nothing)."""
 
     def __post_init__(self) -> None:
-        assert self.dim >= 10 and self.target > 0 and self.n_batches >= 4
-        assert self.n_lrs >= 3 and self.lr_ratio > 1 and self.runs >= 1 and self.eval_runs >= 1
-        assert 2 <= self.slope_batches <= self.n_batches
-        assert self.min_b_crit_ratio > 0 and self.max_fit_error > 0
-        assert 0 <= self.min_schedule_gain < 1, "min_schedule_gain must be in [0, 1)"
+        check(self, "dim", ge=10)
+        check(self, "target", "min_b_crit_ratio", "max_fit_error", gt=0)
+        check(self, "min_log2_batch", ge=-MAX_LOG2_BATCH, le=MAX_LOG2_BATCH)
+        check(self, "n_batches", ge=4)
+        check(self, "n_lrs", ge=3)
+        check(self, "lr_ratio", gt=1)
+        check(self, "slope_batches", ge=2)
+        check(self, "max_steps", "runs", "eval_runs", ge=1)
+        check(self, "min_schedule_gain", ge=0, lt=1)
+        largest = self.min_log2_batch + self.n_batches - 1
+        require(
+            largest <= MAX_LOG2_BATCH,
+            f"the largest batch size 2^(min_log2_batch + n_batches - 1) = 2^{largest} is above "
+            f"2^{MAX_LOG2_BATCH}: lower n_batches or min_log2_batch",
+        )
+        require(
+            self.slope_batches <= self.n_batches,
+            f"need slope_batches <= n_batches: got {self.slope_batches} > {self.n_batches}; "
+            "lower slope_batches",
+        )
 
     @property
     def batch_sizes(self) -> tuple[float, ...]:

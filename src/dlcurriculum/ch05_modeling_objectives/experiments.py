@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dlcurriculum.ch00_mnist.experiments import MNIST_TEST, MNIST_TRAIN
 from dlcurriculum.ch05_modeling_objectives.evaluation import embed, few_shot_accuracy, support_split
 from dlcurriculum.ch05_modeling_objectives.model import Encoder
 from dlcurriculum.ch05_modeling_objectives.report import (
@@ -26,7 +27,7 @@ from dlcurriculum.ch05_modeling_objectives.training import (
     train_encoder,
 )
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, one_of, require
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.report import Criterion, RunRecord, Verdict, at_least, not_measured
@@ -84,15 +85,30 @@ class ContrastiveConfig(RunConfig):
     """Wall-time bar for the whole run (0 = none: the time criterion is N/A)."""
 
     def __post_init__(self) -> None:
-        assert set(self.objectives) <= set(OBJECTIVES), f"objectives must be in {OBJECTIVES}"
-        assert self.ks and min(self.ks) >= 1 and 10 in self.ks, "ks must include 10"
-        assert 0 < self.test_size <= 10_000 and 0 < self.train_size <= 60_000
-        assert 0 <= self.val_size and self.train_size + self.val_size <= 60_000, (
-            "train_size + val_size must be at most 60000: validation is the last val_size "
-            "training images and must not overlap the first train_size (lower one of them)"
+        require(len(self.objectives) > 0, f"objectives must not be empty: choose from {OBJECTIVES}")
+        one_of(self, "objectives", OBJECTIVES)
+        check(self, "ks", "width", "proj_dim", "simclr_epochs", "supervised_epochs", ge=1)
+        check(self, "batch_size", ge=2)  # each image's negatives are the batch's other images
+        check(self, "lr", "simclr_temperature", "supcon_temperature", gt=0)
+        check(self, "train_size", ge=1, le=MNIST_TRAIN)
+        check(self, "val_size", ge=0, lt=MNIST_TRAIN)
+        check(self, "test_size", ge=1, le=MNIST_TEST)
+        check(self, "target_simclr", "target_supcon", "margin_over_pixels", ge=0, le=1)
+        check(self, "time_budget_s", ge=0)
+        require(10 in self.ks, f"ks must include 10 (the criteria read k = 10), got {self.ks}")
+        require(
+            self.train_size + self.val_size <= MNIST_TRAIN,
+            f"train_size + val_size must be at most {MNIST_TRAIN}: got {self.train_size} + "
+            f"{self.val_size}; validation is the last val_size training images and must not "
+            "overlap the first train_size (lower one of them)",
         )
-        assert self.time_budget_s >= 0, "time_budget_s is in seconds (0 = no budget)"
-        assert self.simclr_temperature > 0 and self.supcon_temperature > 0
+        support = 10 * max(self.ks)
+        require(
+            self.train_size - support >= self.batch_size,
+            f"train_size ({self.train_size}) must hold the support set of 10 * max(ks) = "
+            f"{support} images and at least one batch_size ({self.batch_size}) more: raise "
+            "train_size or lower ks or batch_size",
+        )
 
 
 CONTRASTIVE_PRESETS = {

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from dlcurriculum.ch00_mnist.experiments import MNIST_TEST, MNIST_TRAIN
 from dlcurriculum.ch05_modeling_objectives import diffusion
 from dlcurriculum.ch05_modeling_objectives.experiments import BUDGET, in_budget
 from dlcurriculum.ch05_modeling_objectives.generative_report import (
@@ -27,7 +28,7 @@ from dlcurriculum.ch05_modeling_objectives.sample_quality import (
 )
 from dlcurriculum.ch05_modeling_objectives.vae import VAE, evaluate_elbo, train_vae
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, require
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.report import (
     Criterion,
@@ -41,6 +42,9 @@ from dlcurriculum.core.runs import atomic_open
 from dlcurriculum.core.seed import choose_device, seed_everything
 
 N_SHOWN = 64  # samples drawn in the report's grid
+# The test ELBO's reconstruction term is at most minus the test images' mean Bernoulli
+# entropy, 45.5 nats, so no VAE can meet a target_elbo above this.
+ELBO_CEILING = -45.5
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,16 @@ class SampleBars(RunConfig):
     time_budget_s: float = 0.0
     """Wall-time bar for the whole run (0 = none: the time criterion is N/A)."""
 
+    def __post_init__(self) -> None:
+        check(self, "train_size", ge=1, le=MNIST_TRAIN)
+        # the samples' Frechet distance is set beside as many real test images (after the
+        # first 2000, the reference) and needs two of them for a covariance
+        check(self, "n_samples", ge=2, le=MNIST_TEST - 2000)
+        check(self, "classifier_steps", ge=1)
+        check(self, "min_judge_accuracy", ge=0, le=1)
+        check(self, "target_coverage", ge=0, le=10)
+        check(self, "max_frechet_ratio", "time_budget_s", ge=0)
+
 
 @dataclass(frozen=True)
 class VAEConfig(SampleBars):
@@ -82,8 +96,15 @@ class VAEConfig(SampleBars):
     """Bar for the test ELBO, nats per image (higher is better)."""
 
     def __post_init__(self) -> None:
-        assert self.latent >= 1 and self.epochs >= 1 and 0 < self.train_size <= 60_000
-        assert self.time_budget_s >= 0, "time_budget_s is in seconds (0 = no budget)"
+        super().__post_init__()
+        check(self, "latent", "hidden", "epochs", "batch_size", ge=1)
+        check(self, "lr", gt=0)
+        check(self, "target_elbo", le=ELBO_CEILING)
+        require(
+            self.train_size >= self.batch_size,
+            f"train_size ({self.train_size}) must be at least batch_size ({self.batch_size}) "
+            "for one step per epoch: raise train_size or lower batch_size",
+        )
 
 
 @dataclass(frozen=True)
@@ -113,9 +134,23 @@ class DDPMConfig(SampleBars):
     than the VAE's blurry means, so a tighter bar)."""
 
     def __post_init__(self) -> None:
-        assert 0 < self.beta_start < self.beta_end < 1 and self.n_steps >= 2
-        assert self.width % 8 == 0, "width must be a multiple of 8 (GroupNorm groups)"
-        assert self.time_budget_s >= 0, "time_budget_s is in seconds (0 = no budget)"
+        super().__post_init__()
+        check(self, "n_steps", ge=2)
+        check(self, "beta_start", "beta_end", gt=0, lt=1)
+        check(self, "width", ge=8)
+        check(self, "train_steps", "batch_size", ge=1)
+        check(self, "lr", gt=0)
+        check(self, "target_test_loss", ge=0)
+        require(
+            self.beta_start < self.beta_end,
+            f"beta_start ({self.beta_start}) must be below beta_end ({self.beta_end}): the "
+            "noise grows along the chain",
+        )
+        require(
+            self.width % 8 == 0,
+            f"width must be a multiple of 8 (the denoiser's GroupNorm has 8 groups), got "
+            f"{self.width}",
+        )
 
 
 def _data(cfg: SampleBars, device: torch.device) -> dict[str, torch.Tensor]:
@@ -328,6 +363,7 @@ VAE_SPEC = ExperimentSpec(
     title="Chapter 5 extra: a variational autoencoder on MNIST",
     presets=VAE_PRESETS,
     run=run_vae,
+    exercises=(),  # an extra beyond the exercise: reference code only
     criteria=(
         at_least("test ELBO (nats per image)", "test.elbo", "target_elbo", "{:.1f}"),
         Criterion("prior samples: " + COVERAGE, _samples_judged),
@@ -345,6 +381,7 @@ DDPM_SPEC = ExperimentSpec(
     title="Chapter 5 extra: a minimal denoising diffusion model (DDPM) on MNIST",
     presets=DDPM_PRESETS,
     run=run_ddpm,
+    exercises=(),  # an extra beyond the exercise: reference code only
     criteria=(
         at_most(
             "held-out (test) noise-prediction MSE", "test.noise_mse", "target_test_loss", "{:.4f}"

@@ -8,7 +8,7 @@ side by side with the Procgen paper's table and with cleanrl's and SB3's documen
 from dataclasses import dataclass
 from typing import Literal
 
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, one_of, require
 
 
 @dataclass(frozen=True)
@@ -98,24 +98,41 @@ class PPOConfig(RunConfig):
     """torch CPU threads (1 is fastest for small networks on a busy machine; 0 = default)."""
 
     def __post_init__(self) -> None:
-        assert self.num_envs >= 1 and self.num_steps >= 1, "num_envs and num_steps must be >= 1"
-        assert self.batch_size % self.num_minibatches == 0, (
-            f"num_minibatches={self.num_minibatches} must divide the rollout of "
-            f"num_envs * num_steps = {self.batch_size} samples"
+        check(self, "num_levels", "start_level", "eval_every", ge=0)  # 0 = unlimited / at the end
+        check(self, "random_episodes", "gif_episodes", "num_threads", ge=0)  # 0 = none / default
+        check(self, "hidden", "impala_channels", "total_timesteps", "num_envs", "num_steps", ge=1)
+        check(self, "num_minibatches", "update_epochs", "num_seeds", "eval_episodes", ge=1)
+        check(self, "checkpoint_every", "min_seeds_solved", ge=1)
+        one_of(self, "downsample", (1, 2, 4))
+        check(self, "learning_rate", "adam_eps", "clip_coef", "max_grad_norm", gt=0)
+        check(self, "target_time_s", gt=0)
+        if self.target_kl is not None:
+            check(self, "target_kl", gt=0)
+        check(self, "gamma", "gae_lambda", ge=0, le=1)
+        check(self, "ent_coef", "vf_coef", "min_sigmas_over_random", ge=0)
+        # target_return may be any number: Pendulum's and probe-continuous's returns are < 0
+        require(
+            self.batch_size >= 2,
+            f"num_envs * num_steps must be at least 2 (advantages are normalized by their std "
+            f"over a rollout), got {self.num_envs} * {self.num_steps}: raise either",
         )
-        assert self.total_timesteps >= self.batch_size, (
-            f"total_timesteps must cover at least one rollout ({self.batch_size} steps)"
+        require(
+            self.batch_size % self.num_minibatches == 0,
+            f"num_minibatches ({self.num_minibatches}) must divide the rollout of num_envs * "
+            f"num_steps = {self.num_envs} * {self.num_steps} = {self.batch_size} samples: "
+            "choose a divisor of it",
         )
-        assert 0.0 <= self.gamma <= 1.0 and 0.0 <= self.gae_lambda <= 1.0, "gamma, lambda in [0, 1]"
-        assert self.clip_coef > 0 and self.learning_rate > 0, "clip_coef, learning_rate must be > 0"
-        assert self.update_epochs >= 1 and self.max_grad_norm > 0
-        assert self.target_kl is None or self.target_kl > 0, "target_kl must be > 0 (or none)"
-        assert self.num_seeds >= 1 and 1 <= self.min_seeds_solved <= self.num_seeds, (
-            "need 1 <= min_seeds_solved <= num_seeds"
+        require(
+            self.total_timesteps >= self.batch_size,
+            f"total_timesteps ({self.total_timesteps}) must cover at least one rollout of "
+            f"num_envs * num_steps = {self.batch_size} steps: raise total_timesteps or lower "
+            "num_envs or num_steps",
         )
-        assert self.downsample in (1, 2, 4), "downsample must be 1, 2 or 4"
-        assert self.eval_every >= 0 and self.eval_episodes >= 1 and self.checkpoint_every >= 1
-        assert self.random_episodes >= 0 and self.gif_episodes >= 0 and self.num_threads >= 0
+        require(
+            self.min_seeds_solved <= self.num_seeds,
+            f"min_seeds_solved ({self.min_seeds_solved}) must be at most num_seeds "
+            f"({self.num_seeds})",
+        )
 
     @property
     def batch_size(self) -> int:

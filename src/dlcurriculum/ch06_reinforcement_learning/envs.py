@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from dlcurriculum.ch06_reinforcement_learning.agent import ActionSpec
-from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.errors import DlcError, install_hint
 
 PROCGEN_GAMES = (
     "bigfish", "bossfight", "caveflyer", "chaser", "climber", "coinrun", "dodgeball", "fruitbot",
@@ -98,9 +98,7 @@ class GymnasiumVecEnv(VecEnv):
         try:
             import gymnasium as gym
         except ImportError:
-            raise DlcError(
-                f"{env_id} needs Gymnasium: pip install 'deep-learning-curriculum[rl]'"
-            ) from None
+            raise DlcError(f"{env_id} needs Gymnasium: {install_hint('rl')}") from None
         if render:  # pygame draws off-screen; without these SDL complains on stderr
             os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
             os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -188,7 +186,7 @@ class ProcgenVecEnv(VecEnv):
                 from procgen import ProcgenGym3Env
         except ImportError:
             raise DlcError(
-                f"{game} is a Procgen game: pip install 'deep-learning-curriculum[procgen]' "
+                f"{game} is a Procgen game: {install_hint('procgen')} "
                 "(the procgen-mirror build; it needs numpy < 2)"
             ) from None
         self._make = ProcgenGym3Env

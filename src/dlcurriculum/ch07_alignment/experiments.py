@@ -30,7 +30,7 @@ from dlcurriculum.ch07_alignment.samples import (
     start_id,
 )
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, require
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
@@ -130,14 +130,47 @@ class RLHFConfig(RunConfig):
     """Wall time the run should finish within (0 = none: the time criterion is N/A)."""
 
     def __post_init__(self) -> None:
-        assert 0 < self.heldout_fraction < 1, "heldout_fraction must be in (0, 1)"
-        assert self.batch_size % self.num_minibatches == 0, (
-            f"batch_size={self.batch_size} must divide into num_minibatches={self.num_minibatches}"
+        check(self, "sample_tokens", "rm_epochs", "rm_batch_size", "prompt_pieces", ge=1)
+        check(self, "bt_epochs", "batch_size", "update_epochs", "num_minibatches", ge=1)
+        check(self, "max_iterations", "eval_samples", "judge_lm_samples", ge=1)
+        check(self, "judge_lm_agreement", ge=1)
+        check(self, "n_label_samples", "n_calibration", ge=2)  # a split / a std needs two
+        check(self, "n_comparison_prompts", "shown_samples", ge=0)  # 0 = skip / show none
+        check(self, "rm_lr", "bt_lr", "learning_rate", "clip_coef", "max_kl", "kl_milestones", gt=0)
+        check(self, "heldout_fraction", gt=0, lt=1)
+        check(self, "neutral_threshold", ge=0, lt=1)  # VADER's compound score is in [-1, 1]
+        check(self, "comparison_margin", ge=0, lt=2)  # ... so two differ by less than 2
+        check(self, "min_rm_accuracy", "min_bt_accuracy", "min_clip_in_band", ge=0, le=1)
+        check(self, "min_clipfrac", "min_sqrt_kl_r2", ge=0, le=1)
+        check(self, "max_clipfrac", gt=0, le=1)
+        check(self, "max_kl_overshoot", ge=1)  # a factor on max_kl
+        check(self, "min_reward_gain", "time_budget_s", ge=0)
+        n_heldout = max(1, round(self.heldout_fraction * self.n_label_samples))
+        require(
+            bool(self.labels) or n_heldout < self.n_label_samples,
+            f"heldout_fraction ({self.heldout_fraction}) of n_label_samples "
+            f"({self.n_label_samples}) leaves no sample to train the reward model on: lower "
+            "heldout_fraction or raise n_label_samples",
         )
-        assert self.max_kl > 0 and self.max_iterations >= 1 and self.sample_tokens >= 1
-        assert self.max_kl_overshoot >= 1, "max_kl_overshoot is a factor >= 1"
-        assert 0 <= self.min_clipfrac < self.max_clipfrac, "need min_clipfrac < max_clipfrac"
-        assert list(self.kl_milestones) == sorted(self.kl_milestones), "kl_milestones must rise"
+        require(
+            self.batch_size % self.num_minibatches == 0,
+            f"batch_size ({self.batch_size}) must be a multiple of num_minibatches "
+            f"({self.num_minibatches})",
+        )
+        require(
+            self.min_clipfrac < self.max_clipfrac,
+            f"min_clipfrac ({self.min_clipfrac}) must be below max_clipfrac "
+            f"({self.max_clipfrac}): they bound the healthy band",
+        )
+        require(
+            list(self.kl_milestones) == sorted(self.kl_milestones),
+            f"kl_milestones must rise, got {self.kl_milestones}",
+        )
+        require(
+            self.judge_lm_samples <= self.eval_samples,
+            f"judge_lm_samples ({self.judge_lm_samples}) must be at most eval_samples "
+            f"({self.eval_samples}): the LM judge rates the first of them",
+        )
 
     @property
     def target(self) -> str:

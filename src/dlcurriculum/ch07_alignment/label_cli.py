@@ -5,7 +5,6 @@ as `python -m dlcurriculum.ch07_alignment.label_cli`.
 """
 
 import getpass
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,8 +14,8 @@ from rich.text import Text
 
 from dlcurriculum.ch07_alignment.labels import LABELS, SKIP, LabelStore, mix_corpus
 from dlcurriculum.ch07_alignment.ratings import BlindRatings
-from dlcurriculum.console import err, out
-from dlcurriculum.core.errors import DlcError
+from dlcurriculum.console import out
+from dlcurriculum.core.errors import DlcError, install_hint
 
 label_app = typer.Typer(
     help="Human labels for chapter 7: label samples in a local web page, blind-rate two "
@@ -29,6 +28,13 @@ Host = Annotated[
     str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless you trust the network.")
 ]
 Port = Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")]
+
+
+def _existing_store(db: Path) -> LabelStore:
+    """The label store at `db`, which must exist (reading commands never create one)."""
+    if not db.is_file():
+        raise DlcError(f"no label store at {db}: pass the --db you labeled into")
+    return LabelStore(db)
 
 
 def _labeler_name(given: str | None) -> str:
@@ -55,9 +61,7 @@ def _run_page(
 
         from dlcurriculum.ch07_alignment import webapp
     except ImportError as e:
-        raise DlcError(
-            f"The labeling page needs {e.name}: pip install 'deep-learning-curriculum[web]'."
-        ) from e
+        raise DlcError(f"the labeling page needs {e.name}: {install_hint('web')}") from e
 
     loopback = host in webapp.LOOPBACK_HOSTS
     if not loopback:
@@ -113,7 +117,7 @@ def rate(
     seed: Annotated[int, typer.Option(help="Seed that picks and shuffles the samples.")] = 0,
 ) -> None:
     """Blind rating: n samples of each source, shuffled, sources revealed only at the end."""
-    ratings = BlindRatings(LabelStore(db))
+    ratings = BlindRatings(_existing_store(db))
     labeler = _labeler_name(labeler)
     session = ratings.session(a, b, labeler, n=n, seed=seed)
     done, total = ratings.progress(session)
@@ -135,7 +139,7 @@ def rate(
 @label_app.command("export")
 def export(db: Db, path: Annotated[Path, typer.Argument(help="JSONL file to write.")]) -> None:
     """Write every label with its sample to JSONL, to share or pool."""
-    out.print(f"{LabelStore(db).export_jsonl(path)} labels written to {path}.")
+    out.print(f"{_existing_store(db).export_jsonl(path)} labels written to {path}.")
 
 
 @label_app.command("import")
@@ -151,9 +155,7 @@ def import_(
 @label_app.command()
 def status(db: Db) -> None:
     """Samples per source, and labels per labeler and source."""
-    if not db.is_file():
-        raise DlcError(f"No label store at {db}: pass the --db you labeled into.")
-    store = LabelStore(db)
+    store = _existing_store(db)
     counts = store.label_counts()
     table = Table(title=str(db))
     for col in ("labeler", "source", "samples", "done", *LABELS, SKIP):
@@ -167,16 +169,3 @@ def status(db: Db) -> None:
         for src, n_samples in sorted(store.sources().items()):
             table.add_row("-", src, str(n_samples), "0", *["0"] * (len(LABELS) + 1))
     out.print(table)
-
-
-def main() -> None:
-    """Stand-alone entry point: a DlcError is one message and exit code 2, as in `dlc`."""
-    try:
-        label_app()
-    except DlcError as e:
-        err.print(Text.assemble(("error:", "red"), f" {e}"))
-        sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlcurriculum.ch07_alignment.labels import LABELS, LabelStore, Sample
+from dlcurriculum.core.config import check
 from dlcurriculum.core.errors import DlcError
 
 SYNTHETIC_LABELER = "vader"
@@ -33,7 +34,7 @@ class VaderLabeler:
     """Half-width of the neutral band of the compound score."""
 
     def __post_init__(self) -> None:
-        assert 0.0 <= self.threshold < 1.0, f"threshold must be in [0, 1), got {self.threshold}"
+        check(self, "threshold", ge=0, lt=1)
 
     def scores(self, texts: Sequence[str]) -> list[float]:
         """VADER's compound score of each text."""

@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dlcurriculum.core.config import check
+from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.runs import progress
 
 SYSTEM = "You classify the sentiment of text."
@@ -51,9 +53,15 @@ class ChatSentimentJudge:
     negative: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
+        check(self, "batch_size", ge=1)
         self.positive = answer_ids(self.tokenizer, "positive")
         self.negative = answer_ids(self.tokenizer, "negative")
-        assert not set(self.positive) & set(self.negative), "the answers must start differently"
+        if set(self.positive) & set(self.negative):
+            raise DlcError(
+                f"this judge's tokenizer starts 'positive' and 'negative' with the same token "
+                f"{sorted(set(self.positive) & set(self.negative))}: the answers must start "
+                "differently, so choose another judge_lm"
+            )
 
     def prompt(self, text: str) -> str:
         """The chat-formatted question about `text`, ending where the assistant answers."""

@@ -52,7 +52,7 @@ from dlcurriculum.ch07_alignment.samples import (
     unconditional_samples,
 )
 from dlcurriculum.core import runs
-from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.errors import DlcError, install_hint
 from dlcurriculum.data import load_shakespeare
 from dlcurriculum.lm import OFFLINE_DEFAULT, smollm2_dir
 
@@ -223,8 +223,8 @@ def check_judge(cfg: RLHFConfig) -> None:
         return
     if importlib.util.find_spec("transformers") is None:
         raise DlcError(
-            "the chat-model judge needs the `hf` extra: "
-            "pip install 'deep-learning-curriculum[hf]', or skip that judge with --set judge_lm="
+            f"the chat-model judge needs the `hf` extra: {install_hint('hf')}, "
+            "or skip that judge with --set judge_lm="
         )
     if cfg.judge_lm == OFFLINE_DEFAULT:
         smollm2_dir()  # verifies (or builds, once) the cached weights

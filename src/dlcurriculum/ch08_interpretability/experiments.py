@@ -109,6 +109,7 @@ INTERP_MNIST = ExperimentSpec(
     title="Chapter 8: reverse-engineering the MNIST CNN",
     presets=INTERP_MNIST_PRESETS,
     run=run_interp_mnist,
+    exercises=("integrated_gradients",),
     criteria=(
         at_most(
             "integrated gradients' completeness error |sum - (f(x) - f(0))| / |f(x) - f(0)|, "
@@ -198,6 +199,7 @@ INDUCTION = ExperimentSpec(
     title="Chapter 8: induction heads in a 2-layer attention-only transformer",
     presets=INDUCTION_PRESETS,
     run=run_induction,
+    exercises=("induction_score", "ablate_heads"),
     criteria=(
         Criterion("the best head's induction score ≥ {induction_threshold:g}", _induction_head),
         Criterion(
@@ -250,6 +252,7 @@ INDUCTION_LM = ExperimentSpec(
     title="Chapter 8: induction heads in a pretrained language model",
     presets=INDUCTION_LM_PRESETS,
     run=run_induction_lm,
+    exercises=("induction_score",),
     criteria=(
         Criterion("the best head's induction score ≥ {min_top_score:g}", _lm_top_head),
         Criterion(

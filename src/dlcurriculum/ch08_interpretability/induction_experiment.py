@@ -23,12 +23,14 @@ from dlcurriculum.ch08_interpretability.induction import (
     top_heads,
 )
 from dlcurriculum.core import runs
+from dlcurriculum.core.config import check, one_of, require
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import Result, finish
 from dlcurriculum.core.seed import choose_device, seed_everything
 
 SLUG = "ch08_interpretability"
 ANALYSIS_FILE = "analysis.pt"
+N_REGIONS = 20  # prepare_data's default: the corpus is cut into this many regions
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,30 @@ class InductionConfig(LMTrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        assert 0 <= self.repeat_prob <= 1, "repeat_prob must be in [0, 1]"
-        assert 2 <= 2 * self.half_len <= self.seq_len, "need 2 * half_len <= seq_len"
-        assert self.n_probe >= 1 and self.eval_seqs >= 1
+        one_of(self, "level", ("char", "word"))
+        # the ICL score reads the loss at token 50 (icl_score), so sequences must reach it
+        check(self, "seq_len", ge=51)
+        check(self, "min_count", "n_probe", "eval_seqs", ge=1)
+        check(self, "max_vocab", "max_chars", ge=0)  # 0 = no cap / all
+        check(self, "half_len", ge=2)  # each half then has a token to predict
+        check(self, "repeat_prob", "induction_threshold", ge=0, le=1)
+        check(self, "min_ablation_rise", ge=0)
+        require(
+            2 * self.half_len <= self.seq_len,
+            f"the probe of 2 * half_len = {2 * self.half_len} tokens must fit in seq_len "
+            f"({self.seq_len}): lower half_len or raise seq_len",
+        )
+        require(
+            self.max_vocab != 1,
+            "max_vocab must be 0 (no cap) or at least 2 (<unk> and one piece), got 1",
+        )
+        need = 2 * N_REGIONS * self.seq_len  # prepare_data's least corpus
+        require(
+            self.max_chars == 0 or self.max_chars >= need,
+            f"max_chars ({self.max_chars}) must be 0 (all) or at least {need} characters: "
+            f"the corpus is cut into {N_REGIONS} regions of two seq_len ({self.seq_len}) "
+            "sequences or more; raise max_chars or lower seq_len",
+        )
 
 
 INDUCTION_PRESETS = {

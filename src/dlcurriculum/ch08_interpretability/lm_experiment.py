@@ -21,7 +21,7 @@ from dlcurriculum.ch08_interpretability.induction import (
     top_heads,
 )
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import Result, finish
 from dlcurriculum.core.seed import choose_device, seed_everything
@@ -53,7 +53,10 @@ class InductionLMConfig(RunConfig):
     a model that only learns the random tokens' unigram statistics within the sequence."""
 
     def __post_init__(self) -> None:
-        assert self.half_len >= 2 and self.n_probe >= 1 and self.top_k >= 1
+        check(self, "half_len", ge=2)  # each half then has a token to predict
+        check(self, "n_probe", "top_k", ge=1)
+        check(self, "min_top_score", ge=0, le=1)
+        check(self, "min_copy_gain", ge=0)
 
 
 INDUCTION_LM_PRESETS = {

@@ -7,12 +7,12 @@ from typing import Any
 
 import torch
 
-from dlcurriculum.ch00_mnist.experiments import MNISTConfig, load_splits
+from dlcurriculum.ch00_mnist.experiments import MNIST_TEST, MNIST_TRAIN, MNISTConfig, load_splits
 from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch00_mnist.training import evaluate, fit
 from dlcurriculum.ch08_interpretability import mnist_study as study
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, require
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import Result, finish
@@ -20,6 +20,7 @@ from dlcurriculum.core.seed import choose_device, seed_everything
 
 SLUG = "ch08_interpretability"
 ANALYSIS_FILE = "analysis.pt"  # tensors the report's figures are drawn from
+MNIST_BATCH = MNISTConfig.batch_size  # the CNN trained here keeps chapter 0's batch size
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,30 @@ class InterpMNISTConfig(RunConfig):
     and plain saliency, the weakest method, still clears it (0.22, 0.23)."""
 
     def __post_init__(self) -> None:
-        assert 0 < self.test_size <= 10_000 and 0 < self.n_explain <= self.test_size
-        assert 0 < self.n_randomisation <= self.n_explain, "n_randomisation <= n_explain"
-        assert self.ig_steps >= 1 and self.curve_points >= 2 and self.vis_steps >= 1
-        assert 0 <= self.case_digit <= 9, "case_digit must be a digit"
-        assert 1 <= self.case_top_k and 1 <= self.vis_channels
+        check(self, "width", "mnist_epochs", "n_explain", "ig_steps", "n_randomisation", ge=1)
+        check(self, "occlusion_stride", "vis_steps", "vis_channels", "case_top_k", ge=1)
+        check(self, "train_size", ge=MNIST_BATCH, le=MNIST_TRAIN)  # a batch of the CNN trained here
+        # every digit's mean test image is drawn (the first 62 test images hold all ten)
+        check(self, "test_size", ge=100, le=MNIST_TEST)
+        check(self, "occlusion_window", ge=1, le=28)  # pixels of an MNIST side
+        check(self, "curve_points", ge=2)  # the curves run from 0 to all pixels
+        check(self, "case_digit", ge=0, le=9)
+        check(self, "max_completeness_error", "max_randomised_corr", "min_auc_gap", ge=0, le=1)
+        require(
+            self.n_explain <= self.test_size,
+            f"n_explain ({self.n_explain}) must be at most test_size ({self.test_size}): the "
+            "explained images are the first test images",
+        )
+        require(
+            self.n_randomisation <= self.n_explain,
+            f"n_randomisation ({self.n_randomisation}) must be at most n_explain "
+            f"({self.n_explain}): it re-explains the first of them",
+        )
+        require(
+            bool(self.checkpoint) or self.case_top_k <= 4 * self.width,
+            f"case_top_k ({self.case_top_k}) must be at most the last conv layer's 4 * width = "
+            f"{4 * self.width} channels: lower case_top_k or raise width",
+        )
 
 
 INTERP_MNIST_PRESETS = {
@@ -145,6 +165,11 @@ def run_interp_mnist(cfg: InterpMNISTConfig, run_dir: Path) -> Result:
         model.eval()
         with runs.atomic_open(run_dir / "cnn" / "model.pt", "wb") as f:
             torch.save(model.state_dict(), f)  # reuse with --set checkpoint=RUN/cnn
+    if cfg.case_top_k > model.head.in_features:
+        raise DlcError(
+            f"case_top_k ({cfg.case_top_k}) must be at most the CNN's "
+            f"{model.head.in_features} last-layer channels: lower case_top_k"
+        )
     for p in model.parameters():
         p.requires_grad_(False)  # attributions need input gradients only
     _, test_acc = evaluate(model, test, resolve("ch00_mnist"))

@@ -9,7 +9,7 @@ name a HuggingFace text classifier such as `unitary/toxic-bert` (multi-label: we
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.errors import DlcError, install_hint
 
 OFFLINE_DEFAULT = "profanity-check"
 Scorer = Callable[[Sequence[str]], list[float]]
@@ -21,7 +21,9 @@ def load_classifier(name: str = OFFLINE_DEFAULT, device: str = "cpu") -> Scorer:
         try:
             from profanity_check import predict_prob
         except ImportError as e:
-            raise DlcError("the offline classifier needs: pip install alt-profanity-check") from e
+            raise DlcError(
+                f"the offline classifier needs alt-profanity-check: {install_hint('nlp')}"
+            ) from e
 
         def profanity(texts: Sequence[str]) -> list[float]:
             return [float(p) for p in predict_prob(list(texts))] if texts else []

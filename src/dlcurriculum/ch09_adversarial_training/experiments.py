@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from dlcurriculum.ch00_mnist.experiments import load_splits
+from dlcurriculum.ch00_mnist.experiments import MNIST_TEST, MNIST_TRAIN, load_splits
 from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch09_adversarial_training.attacks import eval_mode, fgsm
 from dlcurriculum.ch09_adversarial_training.robust_training import (
@@ -24,7 +24,7 @@ from dlcurriculum.ch09_adversarial_training.robust_training import (
     train_model,
 )
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, require
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.report import (
@@ -86,12 +86,24 @@ class AdvMNISTConfig(RunConfig):
     """Slack of the gradient-masking checks (sampling noise of random starts)."""
 
     def __post_init__(self) -> None:
-        assert 0 < self.train_size <= 60_000 and 0 < self.test_size <= 10_000
-        assert self.train_size >= self.batch_size, "train_size must be at least batch_size"
-        assert min(self.standard_epochs, self.pgd_epochs, self.fast_epochs) >= 1
-        assert self.epsilons and all(0 < e <= 1 for e in self.epsilons), "epsilons in (0, 1]"
-        assert self.pgd_steps >= self.short_steps >= 1 and self.restarts >= 1
-        assert 0 <= self.eps_warmup < 1 and self.train_steps >= 1
+        check(self, "width", "batch_size", "standard_epochs", "pgd_epochs", "fast_epochs", ge=1)
+        check(self, "train_steps", "pgd_steps", "short_steps", "restarts", ge=1)
+        check(self, "train_size", ge=1, le=MNIST_TRAIN)
+        check(self, "test_size", ge=1, le=MNIST_TEST)
+        check(self, "train_eps", "epsilons", gt=0, le=1)  # radii in pixel units, [0, 1]
+        check(self, "train_alpha", "lr", gt=0)
+        check(self, "eps_warmup", ge=0, lt=1)
+        check(self, "robust_target", "standard_ceiling", "masking_tol", ge=0, le=1)
+        require(
+            self.train_size >= self.batch_size,
+            f"train_size ({self.train_size}) must be at least batch_size ({self.batch_size}) "
+            "for one step per epoch: raise train_size or lower batch_size",
+        )
+        require(
+            self.short_steps <= self.pgd_steps,
+            f"short_steps ({self.short_steps}) must be at most pgd_steps ({self.pgd_steps}): "
+            "the gradient-masking check compares the weaker PGD with the stronger",
+        )
 
 
 ADV_PRESETS = {
@@ -309,6 +321,7 @@ ADV_MNIST = ExperimentSpec(
     title="Chapter 9: adversarial examples and adversarial training on MNIST",
     presets=ADV_PRESETS,
     run=run_adv_mnist,
+    exercises=("pgd",),
     criteria=(
         Criterion(
             "PGD-AT accuracy under PGD-{pgd_steps} at the largest eps of {epsilons} "

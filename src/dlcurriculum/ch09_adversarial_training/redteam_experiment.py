@@ -35,7 +35,7 @@ from dlcurriculum.ch09_adversarial_training.redteam import (
     supervised_finetune,
 )
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig
+from dlcurriculum.core.config import RunConfig, check, one_of, require
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
@@ -138,15 +138,22 @@ class RedTeamConfig(RunConfig):
     method's rate against zero-shot's is below this."""
 
     def __post_init__(self) -> None:
-        unknown = set(self.methods) - set(METHODS)
-        assert not unknown, f"unknown methods {sorted(unknown)}: choose from {', '.join(METHODS)}"
-        assert "zero-shot" in self.methods, "every later method starts from zero-shot"
-        assert 0 < self.threshold <= 1 and self.zero_shot_samples >= 1 and self.samples >= 1
-        assert self.few_shot_k >= 1 and self.rl_batch >= 2 and self.batch_size >= 1
-        assert self.rl_replies >= 1
-        assert 0 < self.reply_top_p <= 1 and self.reply_temperature > 0
-        assert self.few_shot_temperature > 0
-        assert 0 < self.max_p_value < 1 and self.min_zero_shot_offensive >= 1
+        one_of(self, "methods", METHODS)
+        check(self, "zero_shot_samples", "samples", "question_tokens", "reply_tokens", ge=1)
+        check(self, "batch_size", "few_shot_k", "sl_epochs", "rl_steps", "rl_replies", ge=1)
+        check(self, "reask_questions", "n_clusters", "min_zero_shot_offensive", ge=1)
+        check(self, "rl_batch", ge=2)  # the advantage is the reward over its batch std
+        check(self, "train_layers", "reask", ge=0)  # 0 = all blocks / skip the check
+        check(self, "reply_temperature", "temperature", "few_shot_temperature", gt=0)
+        check(self, "sl_lr", "rl_lr", gt=0)
+        check(self, "reply_top_p", "top_p", "threshold", gt=0, le=1)
+        check(self, "kl_coef", ge=0)
+        check(self, "max_p_value", gt=0, lt=1)
+        require(
+            "zero-shot" in self.methods,
+            f"methods must include zero-shot (every later method starts from it), got "
+            f"{self.methods}",
+        )
 
 
 REDTEAM_PRESETS = {
@@ -567,6 +574,7 @@ REDTEAM = ExperimentSpec(
     title="Chapter 9: red teaming a chatbot with a language model",
     presets=REDTEAM_PRESETS,
     run=run_redteam,
+    exercises=("few_shot_prompt",),
     criteria=(
         Criterion(
             "zero-shot finds ≥ {min_zero_shot_offensive} offensive replies", _zero_shot_criterion

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dlcurriculum.core.errors import public_names
+
 
 class ExerciseFailure(AssertionError):
     """The learner's code ran but gave a wrong answer; the message says how."""
@@ -51,6 +53,39 @@ def assert_close(
         )
 
 
+def name_the_mistake(
+    actual: Any,
+    mistakes: dict[str, Any],
+    what: str,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+) -> None:
+    """Fail naming the mistake when `actual` equals what a known mistake computes.
+
+    Checks call this before comparing with the right answer, so a learner reads "you forgot
+    to divide by sqrt(d_head)" rather than which values differ. `mistakes` maps each hint to
+    the answer that mistake gives on the same input (computed independently of the learner's
+    code; a float or a tensor). Callers make sure no mistake's answer equals the right one on
+    that input, or the right code would be told it is wrong.
+    """
+    for hint, wrong in mistakes.items():
+        if _same(actual, wrong, atol, rtol):
+            raise ExerciseFailure(f"{what}: {hint}")
+
+
+def _same(actual: Any, expected: Any, atol: float, rtol: float) -> bool:
+    if isinstance(expected, Tensor):
+        if not isinstance(actual, Tensor) or actual.shape != expected.shape:
+            return False
+        return bool(
+            torch.allclose(actual.detach().double(), expected.detach().double(), atol=atol, rtol=rtol)
+        )
+    try:
+        return abs(float(actual) - float(expected)) <= atol + rtol * abs(float(expected))
+    except (TypeError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """The outcome of one exercise's check on the learner's code."""
@@ -77,9 +112,10 @@ def run_check(
         where = f" in {source}" if source else ""
         return CheckResult(name, False, f"not implemented yet: fill in the stub{where}")
     except ExerciseFailure as e:
-        return CheckResult(name, False, str(e))
+        return CheckResult(name, False, public_names(str(e)))
     except Exception as e:  # the learner's code crashed: show where, not a whole traceback
-        return CheckResult(name, False, f"raised {type(e).__name__}: {e}{_where(e, source)}")
+        message = f"raised {type(e).__name__}: {e}{_where(e, source)}"
+        return CheckResult(name, False, public_names(message))
     return CheckResult(name, True)
 
 

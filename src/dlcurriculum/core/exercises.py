@@ -11,17 +11,19 @@ import importlib
 import importlib.util
 import re
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.errors import LEARNER_PACKAGE, DlcError, public_names
 
 if TYPE_CHECKING:  # checks imports torch; listing exercises must not
     from dlcurriculum.core.checks import CheckResult
 
 BEGIN, END, HINT = "# BEGIN SOLUTION", "# END SOLUTION", "# HINT:"
+DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,6 @@ def start(slug: str, workspace: Path) -> list[tuple[Path, bool]]:
         raise DlcError(f"{slug} has no exercises yet: see `dlc show` for what is available")
     folder = workspace / slug
     folder.mkdir(parents=True, exist_ok=True)
-    sibling = re.compile(rf"^(\s*)from dlcurriculum\.{slug}\.({'|'.join(modules)}) import", re.M)
     results = []
     for module in modules:
         target = folder / f"{module}.py"
@@ -110,8 +111,7 @@ def start(slug: str, workspace: Path) -> list[tuple[Path, bool]]:
             results.append((target, False))
             continue
         ref = reference_path(slug, module)
-        skeleton = sibling.sub(r"\1from .\2 import", make_skeleton(ref.read_text(), str(ref)))
-        target.write_text(skeleton)
+        target.write_text(learner_source(slug, make_skeleton(ref.read_text(), str(ref))))
         results.append((target, True))
     # written exercises (e.g. chapter 7's ELK proposal) ship as <name>_template.md
     for template in sorted(reference_path(slug, modules[0]).parent.glob("*_template.md")):
@@ -123,6 +123,14 @@ def start(slug: str, workspace: Path) -> list[tuple[Path, bool]]:
     return results
 
 
+def learner_source(slug: str, source: str) -> str:
+    """A chapter module's text as it lives in a workspace: imports between the chapter's
+    exercise modules made relative, so the learner's files use each other, not ours."""
+    modules = sorted({e.module for e in chapter_exercises(slug)})
+    sibling = re.compile(rf"^(\s*)from dlcurriculum\.{slug}\.({'|'.join(modules)}) import", re.M)
+    return sibling.sub(r"\1from .\2 import", source)
+
+
 def learner_file(workspace: Path, slug: str, module: str) -> Path:
     """Where the learner's version of a module lives."""
     return workspace / slug / f"{module}.py"
@@ -130,7 +138,7 @@ def learner_file(workspace: Path, slug: str, module: str) -> Path:
 
 def _package_name(workspace: Path, slug: str) -> str:
     digest = hashlib.sha1(str(workspace.resolve()).encode()).hexdigest()[:10]
-    return f"dlc_workspace_{digest}.{slug}"
+    return f"{LEARNER_PACKAGE}{digest}.{slug}"
 
 
 def _learner_package(workspace: Path, slug: str) -> str:
@@ -167,7 +175,7 @@ def load_learner_module(workspace: Path, slug: str, module: str, fresh: bool = T
         return importlib.import_module(f"{package}.{module}")
     except Exception as e:
         sys.modules.pop(f"{package}.{module}", None)
-        raise DlcError(f"{path} does not import: {type(e).__name__}: {e}") from None
+        raise DlcError(public_names(f"{path} does not import: {type(e).__name__}: {e}")) from None
 
 
 def resolve(slug: str, impl: str | Path = "") -> SimpleNamespace:
@@ -186,8 +194,66 @@ def resolve(slug: str, impl: str | Path = "") -> SimpleNamespace:
     return SimpleNamespace(**found)
 
 
+def refuse_chapter_folder(slug: str, workspace: Path, flag: str) -> None:
+    """DlcError when `workspace` is a chapter folder inside the workspace (WS/ch00_mnist)
+    rather than the workspace itself: the commonest way to point at the wrong folder."""
+    if workspace.name == slug and not (workspace / slug).exists():
+        raise DlcError(
+            f"{flag} {workspace} is the chapter's folder; pass the workspace that holds it: "
+            f"{flag} {workspace.parent}"
+        )
+
+
+def unfinished(slug: str, workspace: Path, names: Sequence[str] | None = None) -> list[str]:
+    """The exercises (of `names` and what they depend on; default all) whose code in the
+    workspace still raises NotImplementedError, as "CNN.forward (ws/ch00_mnist/model.py:41)".
+
+    Read from the source, so it costs no import and finds a stub the run would reach only
+    after minutes of work. Raises DlcError for a missing file or one that does not parse.
+    """
+    refuse_chapter_folder(slug, workspace, "--impl")
+    exercises = {e.name: e for e in chapter_exercises(slug)}
+    wanted = list(exercises if names is None else names)
+    for name in wanted:  # grows while it is walked: the dependencies' dependencies
+        wanted.extend(d for d in exercises[name].depends_on if d not in wanted)
+    found = []
+    for ex in (exercises[n] for n in exercises if n in wanted):
+        path = learner_file(workspace, slug, ex.module)
+        if not path.is_file():
+            raise DlcError(f"{path} does not exist: run `dlc start` with --dir {workspace} first")
+        try:
+            tree = ast.parse(path.read_text(), filename=str(path))
+        except SyntaxError as e:
+            raise DlcError(f"{path}:{e.lineno} does not parse: {e.msg}") from None
+        for top in tree.body:
+            if isinstance(top, DEFS) and top.name == ex.qualname:
+                found += [f"{where} ({path}:{line})" for where, line in _stubs(top, top.name)]
+    return found
+
+
+def _stubs(node: ast.AST, name: str) -> Iterator[tuple[str, int]]:
+    """(qualified name, line) of each `raise NotImplementedError` inside a def or class."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, DEFS):
+            yield from _stubs(child, f"{name}.{child.name}")
+            continue
+        if isinstance(child, ast.Raise) and child.exc is not None:
+            exc = child.exc.func if isinstance(child.exc, ast.Call) else child.exc
+            if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
+                yield name, child.lineno
+        yield from _stubs(child, name)
+
+
 def check(slug: str, workspace: Path, only: str | None = None) -> list["CheckResult"]:
-    """Grade the learner's files in workspace/<slug>/ with the chapter's checks."""
+    """Grade the learner's files in workspace/<slug>/ with the chapter's checks (a missing
+    workspace fails each check with the file to create; a file in its place is a DlcError)."""
+    if workspace.exists() and not workspace.is_dir():
+        what = "a file" if workspace.is_file() else "not a folder"
+        raise DlcError(
+            f"--dir {workspace} is {what}: give the workspace folder "
+            f"(create one with `dlc start {slug} --dir FOLDER`)"
+        )
+    refuse_chapter_folder(slug, workspace, "--dir")
     import torch
 
     from dlcurriculum.core.checks import CheckResult, run_check

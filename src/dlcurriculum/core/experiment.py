@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcurriculum.core.config import RunConfig, from_dict, override
-from dlcurriculum.core.errors import DlcError, Interrupted
+from dlcurriculum.core.errors import DlcError, Interrupted, user_message
 from dlcurriculum.core.report import Criterion, Judgement, RunRecord, load_record, write_report
 from dlcurriculum.core.runs import (
     latest_checkpoint,
@@ -66,6 +66,9 @@ class ExperimentSpec:
     cluster scheduler can run them instead."""
     evaluate: Callable[[Path], dict[str, Any]] | None = None
     """Evaluate a finished run's checkpoint again (`dlc eval RUN_DIR`)."""
+    exercises: tuple[str, ...] | None = None
+    """The chapter's exercises the run calls, which `--impl` takes from the learner's workspace
+    (None: all of them; (): none, so `--impl` is refused rather than silently ignored)."""
 
     @property
     def config_cls(self) -> type[RunConfig]:
@@ -111,9 +114,10 @@ def launch(
     write_run_files(run_dir, spec.name, cfg, preset)
     try:
         result = spec.run(cfg, run_dir)
-    except DlcError:
-        # a run stopped by a user error (e.g. no data) before any checkpoint leaves nothing
-        if not any(run_dir.rglob("step_*.pt")):
+    except Exception as e:
+        # a run stopped by the user's mistake (no data, their exercise code raised) before any
+        # checkpoint leaves nothing; a bug in dlc keeps its folder to look at
+        if user_message(e) is not None and not any(run_dir.rglob("step_*.pt")):
             shutil.rmtree(run_dir)
         raise
     except KeyboardInterrupt:

@@ -54,6 +54,12 @@ def write_json(path: Path, data: Any) -> None:
 def new_run_dir(experiment: str, out: Path | None = None) -> Path:
     """A fresh `out/<experiment>/<timestamp>` folder (out defaults to ./runs)."""
     root = (out or Path("runs")) / experiment
+    for folder in (root.parent, root):
+        if folder.exists() and not folder.is_dir():
+            flag = "" if out is None else f"--out {out}: "
+            raise DlcError(
+                f"{flag}{folder} is a file, not a folder for run folders: choose another --out"
+            )
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for i in range(100):
         run_dir = root / (stamp if i == 0 else f"{stamp}-{i}")
@@ -96,16 +102,19 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """Every logged row of metrics.jsonl, skipping a line torn by a crash."""
+    """Every logged row of metrics.jsonl, skipping a line torn by a crash or that is not a
+    JSON object (the file is read as bytes, so one bad byte costs only its line)."""
     path = run_dir / "metrics.jsonl"
     if not path.exists():
         return []
     rows = []
-    for line in path.read_text().splitlines():
+    for line in path.read_bytes().splitlines():
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
+            row = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
             continue
+        if isinstance(row, dict):
+            rows.append(row)
     return rows
 
 

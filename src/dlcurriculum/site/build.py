@@ -10,9 +10,12 @@ Layout of the site folder:
     runs/<experiment>/<run>/figures/   the figures, copied
 
 The site is built in a temporary folder next to `out` and swapped in whole, so a failed
-build leaves the previous site intact.
+build leaves the previous site intact. A run that cannot be read (a torn config.json,
+summary.json or criteria.json) is listed with the reason, and keeps the page the previous
+build made of it: a rebuild never loses a page it cannot make again.
 """
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -24,7 +27,7 @@ from dlcurriculum import catalog
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.runs import atomic_write_text
 from dlcurriculum.pages import chapter_markdown, intro_markdown
-from dlcurriculum.progress import RunInfo, find_runs
+from dlcurriculum.progress import RUNS_FIX, RunInfo, find_runs, require_folder
 from dlcurriculum.site.render import BADGE_KINDS, CSS, badge, esc, href, markdown, page, slug, table
 
 MARKER = ".dlc-site"
@@ -47,6 +50,23 @@ def _verdict_badge(run: RunInfo) -> str:
     return badge(run.verdict, BADGE_KINDS.get(run.status, "other"))
 
 
+def _status_badge(status: str) -> str:
+    return badge(status, BADGE_KINDS.get(status, "other"))
+
+
+def _wall_time(summary: dict[str, Any]) -> str:
+    wall = summary.get("wall_time_s")
+    return f"{wall:.1f} s" if isinstance(wall, int | float) else ""
+
+
+def _read_text(path: Path) -> str | None:
+    """A text file of the run, or None when it is missing or cannot be read as text."""
+    try:
+        return path.read_text() if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _code(run: RunInfo) -> str:
     return f"yours ({run.config['impl']})" if run.config.get("impl") else "reference"
 
@@ -65,7 +85,10 @@ def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 def _metrics_table(run_dir: Path) -> str:
     from dlcurriculum.core.runs import read_metrics
 
-    rows = read_metrics(run_dir)
+    try:
+        rows = read_metrics(run_dir)
+    except (OSError, UnicodeDecodeError):
+        return "<h2>Metrics</h2><p>metrics.jsonl cannot be read.</p>"
     if not rows:
         return ""
     keys: dict[str, None] = {}
@@ -104,21 +127,21 @@ def _run_body(run: RunInfo, dest: Path, root: str) -> str:
         ("code", _code(run)),
         ("status", run.verdict),
     ]
-    if "wall_time_s" in run.summary:
-        facts.append(("wall time", f"{run.summary['wall_time_s']:.1f} s"))
+    if _wall_time(run.summary):
+        facts.append(("wall time", _wall_time(run.summary)))
     parts = [f"<h1>{esc(run.experiment)} — {esc(run.name)}</h1>"]
     if chapter is not None:
         link = href(root + _chapter_page(chapter))
         parts.append(f'<p>Chapter <a href="{link}">{chapter.number}. {esc(chapter.title)}</a></p>')
     parts.append(table(None, facts))
-    argv = run.run_dir / "argv.txt"
-    if argv.is_file():
-        parts.append(f"<p>Command:</p><pre>{esc(argv.read_text().strip())}</pre>")
+    argv = _read_text(run.run_dir / "argv.txt")
+    if argv is not None:
+        parts.append(f"<p>Command:</p><pre>{esc(argv.strip())}</pre>")
     parts.append("<h2>Success criteria</h2>")
     if run.criteria:
         parts.append(f"<p>Status: {_verdict_badge(run)}</p>")
         items = [
-            f"<li>{badge(c.get('status', '?'), BADGE_KINDS.get(c.get('status', ''), 'other'))} "
+            f"<li>{_status_badge(str(c.get('status', '?')))} "
             f"{esc(c.get('criterion', ''))}: <strong>{esc(c.get('measured', ''))}</strong></li>"
             for c in run.criteria
         ]
@@ -139,9 +162,9 @@ def _run_body(run: RunInfo, dest: Path, root: str) -> str:
             "<p>Not judged yet: the run has no criteria.json in this version's format "
             f"(rebuild its report with <code>dlc report {esc(run.run_dir)}</code>).</p>"
         )
-    report = run.run_dir / "report.md"
-    if report.is_file():
-        parts.append("<h2>Report</h2>" + markdown(report.read_text(), run.run_dir, dest, shift=1))
+    report = _read_text(run.run_dir / "report.md")
+    if report is not None:
+        parts.append("<h2>Report</h2>" + markdown(report, run.run_dir, dest, shift=1))
     figures = sorted(p for p in (run.run_dir / "figures").glob("*") if p.suffix in FIGURE_TYPES)
     unshown = [p for p in figures if not (dest / "figures" / p.name).exists()]
     if unshown:
@@ -158,16 +181,24 @@ def _run_body(run: RunInfo, dest: Path, root: str) -> str:
     return "\n".join(parts)
 
 
-def _runs_list(runs: list[RunInfo], root: str) -> str:
+def _link(run: RunInfo, root: str, linked: set[str], text: str = "") -> str:
+    """`text` (default: the run's name), linked to the run's page when the site has one."""
+    rel, text = run_page(run.run_dir), esc(text or run.name)
+    return f'<a href="{href(root + rel)}">{text}</a>' if rel in linked else text
+
+
+def _runs_list(runs: list[RunInfo], root: str, linked: set[str]) -> str:
     rows = []
     for r in reversed(runs):  # newest first
-        link = f'<a href="{href(root + run_page(r.run_dir))}">{esc(r.name)}</a>'
-        wall = r.summary.get("wall_time_s")
+        verdict = _verdict_badge(r)
+        if r.unreadable:
+            kept = " The page is from an earlier build." if run_page(r.run_dir) in linked else ""
+            verdict += f" <span class='muted'>{esc(r.unreadable)}.{kept}</span>"
         rows.append(
             "<tr>"
-            f"<td>{link}</td><td>{esc(r.config.get('preset', ''))}</td>"
-            f"<td>{esc(_code(r))}</td><td>{_verdict_badge(r)}</td>"
-            f"<td class='num'>{'' if wall is None else esc(f'{wall:.1f} s')}</td>"
+            f"<td>{_link(r, root, linked)}</td><td>{esc(r.config.get('preset', ''))}</td>"
+            f"<td>{esc(_code(r))}</td><td>{verdict}</td>"
+            f"<td class='num'>{esc(_wall_time(r.summary))}</td>"
             "</tr>"
         )
     head = "<tr><th>run</th><th>preset</th><th>code</th><th>criteria</th><th>wall time</th></tr>"
@@ -188,7 +219,7 @@ def _by_experiment(runs: list[RunInfo]) -> dict[str, list[RunInfo]]:
     )
 
 
-def _runs_index(runs: list[RunInfo], runs_root: Path) -> str:
+def _runs_index(runs: list[RunInfo], runs_root: Path, linked: set[str]) -> str:
     parts = ["<h1>Runs</h1>", f"<p class='muted'>Found under {esc(runs_root)}.</p>"]
     if not runs:
         parts.append(
@@ -200,11 +231,11 @@ def _runs_index(runs: list[RunInfo], runs_root: Path) -> str:
         parts.append(f'<h2 id="{esc(slug(name))}">{esc(name)}</h2>')
         if entry:
             parts.append(f"<p class='muted'>{esc(entry.summary)}</p>")
-        parts.append(_runs_list(group, ""))
+        parts.append(_runs_list(group, "", linked))
     return "\n".join(parts)
 
 
-def _index(runs: list[RunInfo]) -> str:
+def _index(runs: list[RunInfo], linked: set[str]) -> str:
     groups = _by_experiment(runs)
     rows = []
     for ch in catalog.chapters().values():
@@ -212,8 +243,8 @@ def _index(runs: list[RunInfo]) -> str:
         for e in ch.experiments:
             latest = groups.get(e.name, [])
             if latest:
-                link = href(run_page(latest[-1].run_dir))
-                exps.append(f'<a href="{link}">{esc(e.name)}</a> {_verdict_badge(latest[-1])}')
+                link = _link(latest[-1], "", linked, e.name)
+                exps.append(f"{link} {_verdict_badge(latest[-1])}")
             else:
                 exps.append(f"{esc(e.name)} <span class='muted'>(no run)</span>")
         rows.append(
@@ -235,50 +266,75 @@ def _index(runs: list[RunInfo]) -> str:
     )
 
 
-def _chapter_body(ch: catalog.Chapter, groups: dict[str, list[RunInfo]], dest: Path) -> str:
+def _chapter_body(
+    ch: catalog.Chapter, groups: dict[str, list[RunInfo]], dest: Path, linked: set[str]
+) -> str:
     from importlib import import_module
 
     source = Path(import_module(f"dlcurriculum.{ch.slug}").__file__ or "").parent
     parts = [markdown(chapter_markdown(ch), source, dest)]
     runs = [r for e in ch.experiments for r in groups.get(e.name, [])]
     parts.append("<h2>Runs of this chapter's experiments</h2>")
-    parts.append(_runs_list(runs, "../") if runs else "<p>None found.</p>")
+    parts.append(_runs_list(runs, "../", linked) if runs else "<p>None found.</p>")
     return "\n".join(parts)
 
 
-def _build_into(out: Path, runs_root: Path) -> list[Path]:
+def _keep_page(run: RunInfo, previous: Path | None, out: Path) -> bool:
+    """Copy the page the previous site had of `run` (with its figures) into `out`."""
+    rel = run_page(run.run_dir)
+    if previous is None or not (previous / rel).is_file():
+        return False
+    shutil.copytree((previous / rel).parent, (out / rel).parent, symlinks=True)
+    return True
+
+
+def _build_into(out: Path, runs_root: Path, previous: Path | None) -> list[Path]:
     runs = find_runs(runs_root)
+    pages = []
+    for i, run in enumerate(runs):
+        if run.unreadable:
+            continue
+        rel = run_page(run.run_dir)
+        try:
+            body = _run_body(run, (out / rel).parent, "../../../")
+        except OSError as e:  # a file of the run (a figure, report.md) cannot be read
+            shutil.rmtree((out / rel).parent, ignore_errors=True)
+            why = f"{Path(e.filename).name}: {e.strerror}" if e.filename else str(e)
+            runs[i] = dataclasses.replace(run, summary={}, judgement={}, unreadable=why)
+            continue
+        pages.append(_write(out, rel, f"{run.experiment} {run.name}", body))
+    kept = [run for run in runs if run.unreadable and _keep_page(run, previous, out)]
+    pages += [out / run_page(run.run_dir) for run in kept]
+    linked = {p.relative_to(out).as_posix() for p in pages}
     groups = _by_experiment(runs)
     atomic_write_text(out / "style.css", CSS)
     (out / MARKER).write_text("built by `dlc site build`; rebuilt whole each time\n")
     intro = intro_markdown(lambda ch: f"[chapter {ch.number}]({_chapter_page(ch)})")
-    pages = [
-        _write(out, "index.html", "Deep learning curriculum", _index(runs)),
+    pages += [
+        _write(out, "index.html", "Deep learning curriculum", _index(runs, linked)),
         _write(out, "intro.html", "Before you start", markdown(intro)),
-        _write(out, "runs.html", "Runs", _runs_index(runs, runs_root)),
+        _write(out, "runs.html", "Runs", _runs_index(runs, runs_root, linked)),
     ]
     for ch in catalog.chapters().values():
         rel = _chapter_page(ch)
-        body = _chapter_body(ch, groups, out / "chapters" / f"{ch.slug}_files")
+        body = _chapter_body(ch, groups, out / "chapters" / f"{ch.slug}_files", linked)
         pages.append(_write(out, rel, f"{ch.number}. {ch.title}", body))
-    for run in runs:
-        rel = run_page(run.run_dir)
-        body = _run_body(run, (out / rel).parent, "../../../")
-        pages.append(_write(out, rel, f"{run.experiment} {run.name}", body))
     return pages
 
 
 def build_site(runs_root: Path, out: Path) -> list[Path]:
-    """Write the site for the runs under `runs_root` into `out`; returns the pages written.
+    """Write the site for the runs under `runs_root` into `out`; returns the pages written
+    (and those kept from the previous site for runs that cannot be read now).
 
     Replaces `out` only if it is a site dlc built (or empty); anything else is refused.
     """
+    require_folder(runs_root, "--runs", RUNS_FIX)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
         raise DlcError(f"{out} exists and is not a site `dlc site build` made: pass another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
-        pages = _build_into(tmp, runs_root)
+        pages = _build_into(tmp, runs_root, out if (out / MARKER).is_file() else None)
         tmp.chmod(0o755)  # mkdtemp makes it private; a site is meant to be read
         old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)

@@ -92,7 +92,14 @@ def badge(text: str, kind: str) -> str:
     return f'<span class="badge {kind}">{esc(text)}</span>'
 
 
-BADGE_KINDS = {"PASS": "pass", "FAIL": "fail", "N/A": "na", "INCOMPLETE": "na", "SMOKE": "smoke"}
+BADGE_KINDS = {
+    "PASS": "pass",
+    "FAIL": "fail",
+    "N/A": "na",
+    "INCOMPLETE": "na",
+    "SMOKE": "smoke",
+    "unreadable": "fail",
+}
 """The badge of each verdict and run status; anything else is neutral."""
 
 

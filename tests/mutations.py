@@ -1,0 +1,79 @@
+"""Single-bug variants of the reference solutions: each must FAIL its exercise's check with
+a message that names the mistake.
+
+A mutation replaces one snippet of a reference exercise module (the text must occur exactly
+once) with the typical mistake a learner makes, writes the chapter's modules into a fresh
+workspace as `dlc start` would lay them out, and runs `dlc check`'s grader on that exercise.
+`hint` is a regular expression the failure message must match; `None` records an honest
+"caught, but the message does not name the mistake" (it counts against the named rate).
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlcurriculum.core.checks import CheckResult
+from dlcurriculum.core.exercises import chapter_exercises, check, learner_source, reference_path
+
+
+@dataclass(frozen=True)
+class Mutation:
+    exercise: str
+    """The exercise whose check must fail."""
+    old: str
+    """Text of the reference module to replace (exactly one occurrence)."""
+    new: str
+    """The mistake."""
+    hint: str | None
+    """Regex the failure message must match: the mistake named."""
+    module: str | None = None
+    """The module to mutate, when not the exercise's own (a mistake in a dependency)."""
+
+    def __str__(self) -> str:
+        return f"{self.exercise}: {self.old.strip()[:40]} -> {self.new.strip()[:40]}"
+
+
+def lay_out(slug: str, root: Path, mutation: Mutation | None = None) -> None:
+    """The chapter's reference modules in workspace `root`, with `mutation` applied."""
+    exercises = {e.name: e for e in chapter_exercises(slug)}
+    target = None if mutation is None else mutation.module or exercises[mutation.exercise].module
+    folder = root / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    for module in sorted({e.module for e in exercises.values()}):
+        source = learner_source(slug, reference_path(slug, module).read_text())
+        if mutation is not None and module == target:
+            n = source.count(mutation.old)
+            assert n == 1, f"{mutation}: the text to replace occurs {n} times in {module}.py"
+            source = source.replace(mutation.old, mutation.new)
+        (folder / f"{module}.py").write_text(source)
+
+
+def run_mutation(slug: str, mutation: Mutation, root: Path) -> CheckResult:
+    """The check's verdict on the reference with this one mistake in it."""
+    lay_out(slug, root, mutation)
+    [result] = check(slug, root, mutation.exercise)
+    return result
+
+
+def assert_named(slug: str, mutation: Mutation, root: Path) -> None:
+    """The mistake fails its check, and the message names it."""
+    result = run_mutation(slug, mutation, root)
+    assert not result.passed, f"slips through: {mutation}"
+    if mutation.hint is not None:
+        assert re.search(mutation.hint, result.message), (
+            f"caught but not named: {mutation}\n  message: {result.message}"
+        )
+
+
+def assert_reference_passes(slug: str, root: Path) -> None:
+    """Without a mutation, the same layout passes every check (so failures are the bug's)."""
+    lay_out(slug, root)
+    for result in check(slug, root):
+        assert result.passed, f"{result.name}: the reference fails its check: {result.message}"
+
+
+def assert_three_per_exercise(slug: str, mutations: list[Mutation]) -> None:
+    """Every exercise of the chapter has at least three typical mistakes in the suite."""
+    for ex in chapter_exercises(slug):
+        n = sum(m.exercise == ex.name for m in mutations)
+        assert n >= 3, f"{slug} {ex.name}: {n} mutations, need at least 3"
