@@ -251,3 +251,34 @@ def test_a_torn_run_file_is_one_clear_line(tmp_path: Path) -> None:
     torn = dlc("report", str(run_dir), cwd=tmp_path)
     assert torn.returncode == 2 and torn.stderr.startswith(f"error: {config} cannot be read")
     assert dlc("list", cwd=tmp_path).returncode == 0  # the overview survives
+
+
+def test_solution_piped_is_not_wrapped_and_start_names_the_exercises(tmp_path: Path) -> None:
+    narrow = {**os.environ, "COLUMNS": "30"}
+    shown = subprocess.run(
+        [*DLC, "solution", "1", "layer_norm", "--yes"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=narrow,
+        timeout=120,
+    )
+    assert shown.returncode == 0
+    assert "var = x.var(dim=-1, keepdim=True, correction=0)" in shown.stdout
+    compile(shown.stdout, "solution", "exec")  # long lines intact: it parses as pasted
+    started = dlc("start", "0", "--dir", "ws", cwd=tmp_path)
+    assert "model.py  (exercises: cnn)" in started.stdout
+
+
+def test_the_chapter_folder_for_the_workspace_is_explained(tmp_path: Path) -> None:
+    assert dlc("start", "0", "--dir", "ws", cwd=tmp_path).returncode == 0
+    for args in (
+        ["check", "0", "--dir", "ws/ch00_mnist"],
+        ["run", "mnist", "--impl", "ws/ch00_mnist"],
+    ):
+        result = dlc(*args, cwd=tmp_path)
+        assert result.returncode == 2
+        flag = args[-2]
+        assert f"{flag} ws/ch00_mnist is the chapter's folder" in result.stderr
+        assert f"{flag} ws" in result.stderr.splitlines()[0].split(": ")[-1]
+    assert not (tmp_path / "ws" / "ch00_mnist" / "ch00_mnist").exists()

@@ -299,11 +299,16 @@ def eval_(run_dir: Path) -> None:
 @app.command()
 def start(chapter: str, dir: Workspace = Path("workspace")) -> None:
     """Copy a chapter's exercise skeleton into your workspace (never overwrites)."""
+    from dlcurriculum.core.exercises import chapter_exercises
     from dlcurriculum.core.exercises import start as start_chapter
 
     ch = catalog.get_chapter(chapter)
+    held: dict[str, list[str]] = {}
+    for ex in chapter_exercises(ch.slug):
+        held.setdefault(f"{ex.module}.py", []).append(ex.name)
     for path, written in start_chapter(ch.slug, dir):
-        out.print(f"{'wrote' if written else 'kept yours'}  {path}")
+        what = f"  (exercises: {', '.join(held[path.name])})" if path.name in held else ""
+        out.print(f"{'wrote' if written else 'kept yours'}  {path}{what}")
     out.print(f"Fill in the stubs, then run `dlc check {ch.number} --dir {dir}`.")
 
 
