@@ -47,7 +47,9 @@ def _configure(experiment: str, preset: str, assignment: str) -> str | None:
     return None
 
 
-@pytest.mark.parametrize(("experiment", "field", "hint"), FIELDS, ids=lambda x: str(x))
+@pytest.mark.parametrize(
+    ("experiment", "field", "hint"), FIELDS, ids=[f"{e}-{f}" for e, f, _ in FIELDS]
+)
 def test_every_field_refuses_what_it_cannot_run_with(
     experiment: str, field: str, hint: object
 ) -> None:
