@@ -27,8 +27,8 @@ import torchattacks
 
 from dlcurriculum.ch00_mnist.experiments import load_splits
 from dlcurriculum.ch00_mnist.model import CNN
-from dlcurriculum.ch09_adversarial_training.attacks import fgsm, pgd
-from dlcurriculum.ch09_adversarial_training.robust_training import TrainSpec, train_model
+from dlcurriculum.ch09_adversarial_training.attacks import pgd
+from dlcurriculum.ch09_adversarial_training.robust_training import TrainSpec, fgsm, train_model
 
 Attack = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

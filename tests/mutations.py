@@ -77,3 +77,32 @@ def assert_three_per_exercise(slug: str, mutations: list[Mutation]) -> None:
     for ex in chapter_exercises(slug):
         n = sum(m.exercise == ex.name for m in mutations)
         assert n >= 3, f"{slug} {ex.name}: {n} mutations, need at least 3"
+
+
+def main() -> None:
+    """Caught and named rates over every chapter's suite: `python -m tests.mutations`."""
+    import importlib
+    import tempfile
+
+    import torch
+
+    torch.set_num_threads(1)
+    total = caught = named = 0
+    for path in sorted(Path(__file__).parent.glob("ch*/test_mutations.py")):
+        module = importlib.import_module(f"tests.{path.parent.name}.test_mutations")
+        slug, mutations = module.SLUG, module.MUTATIONS
+        c = n = 0
+        for mutation in mutations:
+            with tempfile.TemporaryDirectory() as root:
+                result = run_mutation(slug, mutation, Path(root))
+            c += not result.passed
+            n += not result.passed and bool(
+                mutation.hint and re.search(mutation.hint, result.message)
+            )
+        print(f"{slug:28} {len(mutations):3} mutations  {c:3} caught  {n:3} named")
+        total, caught, named = total + len(mutations), caught + c, named + n
+    print(f"{'all':28} {total:3} mutations  {caught / total:.0%} caught  {named / total:.0%} named")
+
+
+if __name__ == "__main__":
+    main()

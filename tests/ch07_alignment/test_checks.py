@@ -10,7 +10,7 @@ from torch import Tensor
 
 from dlcurriculum.ch07_alignment import EXERCISES, checks
 from dlcurriculum.ch07_alignment.reward_model import reward_model_loss
-from dlcurriculum.ch07_alignment.rlhf import completion_kl, ppo_token_loss
+from dlcurriculum.ch07_alignment.rlhf import completion_kl, normalize_rewards, ppo_token_loss
 from dlcurriculum.core.checks import ExerciseFailure
 
 
@@ -23,6 +23,7 @@ def test_checks_pass_on_the_reference() -> None:
     checks.check_reward_model_loss(reward_model_loss)
     checks.check_ppo_token_loss(ppo_token_loss)
     checks.check_completion_kl(completion_kl)
+    checks.check_normalize_rewards(normalize_rewards)
 
 
 def _rm_two_way(logits: Tensor, mask: Tensor, p: Tensor, happy: int, sad: int) -> Tensor:

@@ -13,6 +13,7 @@ from dlcurriculum.ch07_alignment.rlhf import (
     RewardConstants,
     completion_kl,
     next_token_logprobs,
+    normalize_rewards,
     ppo_token_loss,
     sample_completions,
     train_ppo,
@@ -66,7 +67,11 @@ def test_ppo_raises_a_toy_reward_and_logs_the_diagnostics(tmp_path: Path) -> Non
     ref, _ = load_shakespeare_model(tmp_path / "model.pt")
     target = tok.encode("love")[0]
     rm = CountingRM(len(tok), target)
-    ex = SimpleNamespace(ppo_token_loss=ppo_token_loss, completion_kl=completion_kl)
+    ex = SimpleNamespace(
+        ppo_token_loss=ppo_token_loss,
+        completion_kl=completion_kl,
+        normalize_rewards=normalize_rewards,
+    )
     settings = PPOSettings(
         batch_size=64,
         n_tokens=10,

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcurriculum.ch09_adversarial_training import attacks, checks
+from dlcurriculum.ch09_adversarial_training import attacks, checks, robust_training
 from dlcurriculum.core.checks import ExerciseFailure
 
 
@@ -22,7 +22,7 @@ def test_fgsm_is_the_sign_gradient_step_computed_by_hand() -> None:
     probe = x.clone().requires_grad_(True)
     F.cross_entropy(model(probe), y).backward()
     expected = (x + 0.1 * probe.grad.sign()).clamp(0, 1)
-    torch.testing.assert_close(attacks.fgsm(model, x, y, 0.1), expected)
+    torch.testing.assert_close(robust_training.fgsm(model, x, y, 0.1), expected)
 
 
 def test_pgd_finds_the_closed_form_optimum_on_a_linear_model() -> None:

@@ -37,7 +37,7 @@ def _trailing_space(questions, scores, k, generator):
     ("wrong", "message"),
     [
         (_uniform, "probability proportional to its score"),
-        (_with_replacement, "use just that question"),
+        (_with_replacement, "draw without replacement"),
         (_trailing_space, "no trailing space"),
     ],
 )

@@ -1,7 +1,8 @@
 """Chapter 7, alignment: RLHF on the Shakespeare model and an ELK proposal.
 
 The learner writes the reward-model loss with its last-position mask, the per-token PPO
-loss without a value function, and the per-completion KL; `dlc check 7` grades them and
+loss without a value function, the per-completion KL, and the reward's normalisation by
+constants fixed on the original policy; `dlc check 7` grades them and
 `dlc run rlhf --impl WORKSPACE` runs the whole loop with the learner's pieces.
 """
 
@@ -18,4 +19,10 @@ EXERCISES = [
         "ppo_token_loss", module="rlhf", qualname="ppo_token_loss", check="check_ppo_token_loss"
     ),
     Exercise("completion_kl", module="rlhf", qualname="completion_kl", check="check_completion_kl"),
+    Exercise(
+        "normalize_rewards",
+        module="rlhf",
+        qualname="normalize_rewards",
+        check="check_normalize_rewards",
+    ),
 ]

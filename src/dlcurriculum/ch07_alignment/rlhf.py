@@ -142,6 +142,35 @@ class RewardConstants:
     n: int
 
 
+def normalize_rewards(
+    rewards: Float[Tensor, " batch"], mean: float, std: float
+) -> Float[Tensor, " batch"]:
+    """The advantage of each completion: its reward centred and scaled by fixed constants.
+
+    Ref: Ziegler et al. 2019 (the reward model is normalised to mean 0 and variance 1 on
+    samples of the original policy before RL).
+
+    `mean` and `std` are measured once, on completions of the original policy
+    (`RewardConstants`), and stay fixed during training: a completion as good as the
+    original policy's average gets advantage 0, a better one a positive advantage.
+    Normalising by each batch's own mean and std instead would make every batch average 0,
+    so a policy that improved as a whole would no longer be told so, and the scale of the
+    advantages would change from one batch to the next.
+
+    Args:
+        rewards: one reward per completion (log P(positive) under the reward model).
+        mean: mean of the reward on the original policy's completions.
+        std: standard deviation of the reward there (> 0).
+
+    Returns:
+        (rewards - mean) / std, one advantage per completion, as a new tensor.
+    """
+    # BEGIN SOLUTION
+    # HINT: use the constants given, not the batch's own statistics (no rewards.mean()).
+    return (rewards - mean) / std
+    # END SOLUTION
+
+
 @torch.inference_mode()
 def completion_rewards(
     rm: nn.Module, ids: tuple[int, int], tokens: Tensor, negative: bool
@@ -258,7 +287,7 @@ def train_ppo(
                     },
                 )
                 break
-            advantages = (rewards - constants.mean) / constants.std
+            advantages = ex.normalize_rewards(rewards, constants.mean, constants.std)
             policy.train()
             clipped, losses, approx = [], [], []
             for _ in range(settings.update_epochs):

@@ -14,8 +14,13 @@ from torch import Tensor, nn
 from dlcurriculum.ch01_transformers.config import TransformerConfig
 from dlcurriculum.ch01_transformers.model import Transformer
 from dlcurriculum.ch08_interpretability import attribution
-from dlcurriculum.core.checks import ExerciseFailure, assert_close, assert_shape
-from dlcurriculum.core.hooks import hook_count
+from dlcurriculum.core.checks import (
+    ExerciseFailure,
+    assert_close,
+    assert_shape,
+    name_the_mistake,
+)
+from dlcurriculum.core.hooks import hook_count, patch
 
 
 class _Linear(nn.Module):
@@ -55,6 +60,21 @@ def check_integrated_gradients(integrated_gradients: Callable[..., Tensor]) -> N
         raise ExerciseFailure(
             "on a linear model you returned the average gradient: multiply it by (x - baseline)"
         )
+    # the targets laid out in the other order than the points: [n_steps * batch] vs batch-major
+    shuffled = linear.W[targets.repeat_interleave(8)].view(8, *images.shape).mean(0)
+    name_the_mistake(
+        out.detach(),
+        {
+            "average the gradients over the n_steps points: take their mean, not the sum": (
+                8 * expected
+            ),
+            "path points got another image's target: each point keeps its own image's target "
+            "(points laid out step by step need targets.repeat(n_steps), not "
+            "repeat_interleave)": images * shuffled,
+        },
+        "IG of a linear model (black baseline), 8 steps",
+        atol=1e-6,
+    )
     assert_close(
         out,
         expected,
@@ -67,7 +87,30 @@ def check_integrated_gradients(integrated_gradients: Callable[..., Tensor]) -> N
     baseline = torch.rand(4, 1, 5, 5, generator=g, dtype=torch.float64)
     quad = _Quadratic()
     out = integrated_gradients(quad, images, targets, baseline=baseline, n_steps=5)
-    expected = quad.scale[targets].view(-1, 1, 1, 1).detach() * (images**2 - baseline**2)
+    scale = quad.scale[targets].view(-1, 1, 1, 1).detach()
+    expected = scale * (images**2 - baseline**2)
+    delta = images - baseline
+
+    def riemann(mean_alpha: float) -> Tensor:  # the gradient 2c(x' + a delta) averaged
+        return 2 * scale * delta * (baseline + mean_alpha * delta)
+
+    name_the_mistake(
+        out.detach(),
+        {
+            "that is the left Riemann sum (alphas k / n_steps): use the midpoint rule, alphas "
+            "(k + 0.5) / n_steps": riemann(2 / 5),
+            "that is the right Riemann sum (alphas (k + 1) / n_steps): use the midpoint "
+            "rule, alphas (k + 0.5) / n_steps": riemann(3 / 5),
+            "you ignored the non-zero baseline: the path starts at it and the gradients are "
+            "multiplied by (x - baseline)": scale * images**2,
+            "the path must run from the baseline to the image: points baseline + alpha * "
+            "(x - baseline), not alpha * x": scale * delta * images,
+            "multiply the average gradient by (x - baseline), not by x (the non-zero "
+            "baseline counts)": scale * images * (images + baseline),
+        },
+        "IG of f(x) = c * sum(x^2) with a non-zero baseline, 5 steps",
+        atol=1e-6,
+    )
     assert_close(
         out,
         expected,
@@ -114,8 +157,47 @@ def _induction_patterns(n: int, half_len: int) -> Tensor:
     return pattern
 
 
+def _mean_attention(pattern: Tensor, queries: range, back: int) -> Tensor:
+    """Per head, the mean over batch and `queries` of pattern[..., q, q - back]."""
+    cells = [pattern[:, :, q, q - back] for q in queries if 0 <= q - back < pattern.shape[-1]]
+    return torch.stack(cells, dim=-1).mean(dim=(0, 2))
+
+
+def _induction_mistakes(pattern: Tensor, half_len: int) -> dict[str, Tensor]:
+    """What the usual mistakes in the induction score compute on this pattern, by hint."""
+    n, t = pattern.shape[-1], half_len
+    second = range(n - t, n)
+    return {
+        "the target key of query q is q - T + 1, the token after the earlier copy of q's "
+        "token, not q - T (that is the same token)": _mean_attention(pattern, second, t),
+        "keys come before their query: the target is below the diagonal, a negative offset "
+        "(diagonal(offset=-(T - 1)))": torch.zeros(pattern.shape[1], dtype=pattern.dtype),
+        "average only over the second copy, which starts at q = n - T (the last T "
+        "queries), not from the first query the diagonal holds": _mean_attention(
+            pattern, range(t - 1, n), t - 1
+        ),
+        "one query too many: the second copy starts at q = n - T, so take the last T "
+        "entries of the diagonal": _mean_attention(pattern, range(n - t - 1, n), t - 1),
+    }
+
+
 def check_induction_score(induction_score: Callable[[Tensor, int], Tensor]) -> None:
     """Hand-built induction, previous-token and uniform heads, with and without a BOS prefix."""
+    # Which key does the score read? Heads that attend from every query exactly to q - T,
+    # q - T + 1 and q (one BOS first, T = 4): only the middle one is an induction head.
+    n, half_len = 9, 4
+    q = torch.arange(n)
+    probe = torch.zeros(1, 3, n, n, dtype=torch.float64)
+    for head, back in enumerate((half_len, half_len - 1, 0)):
+        probe[0, head, q, (q - back).clamp(min=0)] = 1.0
+    out = induction_score(probe, half_len)
+    assert_shape(out, (3,), "scores", "one score per head: average over batch and queries")
+    if out[0] > 0.5 > out[1]:
+        raise ExerciseFailure(
+            "a head attending to q - T scores as an induction head: the target key of query q "
+            "is q - T + 1, the token after the earlier copy of q's token, not q - T (that is "
+            "the same token)"
+        )
     for half_len, prefix in ((6, 0), (5, 1), (4, 3)):
         n = prefix + 2 * half_len
         pattern = _induction_patterns(n, half_len)
@@ -123,6 +205,13 @@ def check_induction_score(induction_score: Callable[[Tensor, int], Tensor]) -> N
         assert_shape(out, (3,), "scores", "one score per head: average over batch and queries")
         queries = torch.arange(n - half_len, n, dtype=torch.float64)
         expected = torch.tensor([1.0, 0.0, float((1 / (queries + 1)).mean())])
+        name_the_mistake(
+            out.detach(),
+            _induction_mistakes(pattern, half_len),
+            f"scores of [induction, previous-token, uniform] heads, T={half_len}, "
+            f"{prefix} prefix token(s)",
+            atol=1e-6,
+        )
         assert_close(
             out,
             expected.to(out),
@@ -150,6 +239,36 @@ def check_induction_score(induction_score: Callable[[Tensor, int], Tensor]) -> N
     )
 
 
+@torch.no_grad()
+def _without_heads(model: Transformer, tokens: Tensor, heads: list[tuple[int, int]]) -> Tensor:
+    """Logits of a copy of the model whose heads' slices of W_O are zero."""
+    oracle = copy.deepcopy(model)
+    for layer, head in heads:
+        oracle.get_parameter(f"blocks.{layer}.attn.W_O")[head] = 0.0
+    return oracle(tokens)  # type: ignore[no-any-return]
+
+
+@torch.no_grad()
+def _zeroed(
+    model: Transformer, tokens: Tensor, hook: str, dim: int, heads: list[tuple[int, int]]
+) -> Tensor:
+    """Logits with index `head` of `dim` zeroed at blocks.{layer}.{hook} (a wrong ablation)."""
+    by_layer: dict[int, list[int]] = {}
+    for layer, head in heads:
+        by_layer.setdefault(layer, []).append(head)
+
+    def zero(index: list[int]) -> Callable[[Tensor], Tensor]:
+        def fn(x: Tensor) -> Tensor:
+            x = x.clone()
+            x.index_fill_(dim, torch.tensor(index), 0.0)
+            return x
+
+        return fn
+
+    with patch(model, {f"blocks.{layer}.{hook}": zero(hs) for layer, hs in by_layer.items()}):
+        return model(tokens)  # type: ignore[no-any-return]
+
+
 def check_ablate_heads(ablate_heads: Callable[..., Tensor]) -> None:
     """Zero-ablating a head must equal zeroing that head's slice of W_O; no hooks left behind."""
     cfg = TransformerConfig(d_vocab=20, n_ctx=12, d_model=16, n_layers=2, n_heads=4, attn_only=True)
@@ -160,6 +279,42 @@ def check_ablate_heads(ablate_heads: Callable[..., Tensor]) -> None:
             p.add_(0.3 * torch.randn_like(p))
     tokens = torch.randint(0, 20, (3, 12), generator=torch.Generator().manual_seed(2))
     before = copy.deepcopy(model.state_dict())
+    # Two heads in layer 0 and one in layer 1, with indices that are also valid as
+    # (head, layer): each usual mistake ablates a different set, or different numbers.
+    heads = [(0, 0), (0, 1), (1, 1)]
+    with torch.no_grad():
+        out = ablate_heads(model, tokens, heads)
+    if hook_count(model) != 0:
+        raise ExerciseFailure(
+            "hooks are still registered after ablate_heads returned: "
+            "use core.hooks.patch (a with block) so they are removed"
+        )
+    name_the_mistake(
+        out,
+        {
+            "the heads are (layer, head) pairs: you read them as (head, layer)": (
+                _without_heads(model, tokens, [(0, 0), (1, 0), (1, 1)])
+            ),
+            "with several heads in the same layer only the last was ablated (a dict keyed by "
+            "layer kept one): group the heads by layer and zero them all": (
+                _without_heads(model, tokens, [(0, 1), (1, 1)])
+            ),
+            "with several heads in the same layer only the first was ablated: group the "
+            "heads by layer and zero them all": _without_heads(model, tokens, [(0, 0), (1, 1)]),
+            "you zeroed every head of the layer: zero only the listed heads, z[:, head]": (
+                _without_heads(
+                    model, tokens, [(0, h) for h in range(4)] + [(1, h) for h in range(4)]
+                )
+            ),
+            "you zeroed positions, not heads: z is [batch, n_heads, pos, d_head], so dim 1 is "
+            "the head (z[:, head] = 0)": _zeroed(model, tokens, "attn.hook_z", 2, heads),
+            "you zeroed the attention block's output (all heads summed, dim 1 is the "
+            "position there): zero the heads' own outputs z at blocks.{layer}.attn.hook_z": (
+                _zeroed(model, tokens, "hook_attn_out", 1, heads)
+            ),
+        },
+        f"logits with heads {heads} ablated",
+    )
     for heads in ([(1, 2)], [(0, 1), (1, 3), (0, 2)], []):
         oracle = copy.deepcopy(model)
         with torch.no_grad():

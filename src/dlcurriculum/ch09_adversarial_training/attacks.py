@@ -1,4 +1,5 @@
-"""L-infinity attacks on image classifiers: FGSM, PGD with random start, and restarts.
+"""L-infinity attacks on image classifiers: PGD with random start, and restarts (FGSM, the
+single step, is in robust_training.py).
 
 Refs: Goodfellow et al. 2015 (FGSM, "Explaining and harnessing adversarial examples");
 Madry et al. 2018 (PGD with random start, "Towards deep learning models resistant to
@@ -45,21 +46,6 @@ def input_gradient(
         loss = F.cross_entropy(model(x), labels, reduction="sum")
         (grad,) = torch.autograd.grad(loss, x)
     return grad
-
-
-def fgsm(
-    model: nn.Module,
-    images: Float[Tensor, "batch c h w"],
-    labels: Int[Tensor, " batch"],
-    eps: float,
-) -> Float[Tensor, "batch c h w"]:
-    """Fast gradient sign method: one step of size eps along the sign of the input gradient.
-
-    Returns adversarial images clipped to the valid pixel range [0, 1].
-    """
-    with eval_mode(model):
-        grad = input_gradient(model, images, labels)
-    return (images + eps * grad.sign()).clamp(0.0, 1.0).detach()
 
 
 def pgd(

@@ -13,7 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dlcurriculum.core.checks import ExerciseFailure, assert_close, assert_shape
+from dlcurriculum.core.checks import (
+    ExerciseFailure,
+    assert_close,
+    assert_shape,
+    name_the_mistake,
+)
 
 
 def _linear_model(seed: int = 0) -> nn.Sequential:
@@ -70,6 +75,7 @@ def check_pgd(pgd: Callable[..., Tensor]) -> None:
         hint="with 10 steps of eps/4 PGD must reach the corner of the box that minimises the "
         "true class's margin: step along +sign(grad) of the loss (ascent, not descent)",
     )
+    _check_random_start(pgd, model, images, labels, eps)
 
     fgsm_like = pgd(model, images, labels, eps, eps, 1, False, gen)
     assert_close(
@@ -89,7 +95,98 @@ def check_pgd(pgd: Callable[..., Tensor]) -> None:
             "(uniform in [-eps, eps] per pixel), not the clean images"
         )
 
+    _check_steps_follow_the_gradient(pgd)
     _check_batch_norm_mode(pgd)
+
+
+def _check_random_start(
+    pgd: Callable[..., Tensor], model: nn.Module, images: Tensor, labels: Tensor, eps: float
+) -> None:
+    """steps=0 returns the random start: reproducible per seed, uniform in the ball, in [0, 1]."""
+    edges = images.clone()
+    edges[:, :, 0] = 0.0  # pixels on the box's edges, where the start must be clamped
+    edges[:, :, 1] = 1.0
+
+    def start(seed: int) -> Tensor:
+        return pgd(model, edges, labels, eps, eps, 0, True, torch.Generator().manual_seed(seed))
+
+    first = start(5)
+    if torch.equal(first, edges):
+        raise ExerciseFailure(
+            "pgd with steps=0 and random_start=True returned the clean images: start from a "
+            "random point of the eps-ball (uniform in [-eps, eps] per pixel)"
+        )
+    if not torch.equal(first, start(5)):
+        raise ExerciseFailure(
+            "two calls with the same generator seed gave different random starts: draw the "
+            "start from the generator argument, torch.rand(..., generator=generator)"
+        )
+    if torch.equal(first, start(6)):
+        raise ExerciseFailure(
+            "two different generator seeds gave the same random start: draw it from the "
+            "generator argument, without seeding anything yourself"
+        )
+    if first.min() < 0 or first.max() > 1:
+        raise ExerciseFailure(
+            "with steps=0 the random start left the pixel range [0, 1]: clamp images + delta "
+            "to [0, 1] right after drawing the start, not only after each step"
+        )
+    inside = (edges > eps) & (edges < 1 - eps)  # pixels the clamp cannot touch
+    delta = (first - edges)[inside]
+    if delta.abs().max() > eps + 1e-6:
+        raise ExerciseFailure(
+            f"the random start moved a pixel by {delta.abs().max():.4f} > eps={eps}: draw it "
+            "uniform in [-eps, eps] per pixel, (2 * u - 1) * eps with u = torch.rand(...)"
+        )
+    if (delta >= 0).all() or (delta <= 0).all() or delta.abs().max() < eps / 2:
+        raise ExerciseFailure(
+            f"the random start spans [{delta.min():.3f}, {delta.max():.3f}]: draw it "
+            "uniform in [-eps, eps] per pixel, (2 * u - 1) * eps with u = torch.rand(...)"
+        )
+
+
+class _Wavy(nn.Module):
+    """logits = W sin(8 x): one step of 0.15 turns many pixels' gradient sign around."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(16, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(torch.sin(8 * x.flatten(1)))  # type: ignore[no-any-return]
+
+
+def _check_steps_follow_the_gradient(pgd: Callable[..., Tensor]) -> None:
+    """Two steps on a wavy model, by hand: the second takes the gradient at the new point."""
+    torch.manual_seed(2)
+    model = _Wavy().eval()
+    gen = torch.Generator().manual_seed(3)
+    images = 0.25 + 0.5 * torch.rand(16, 1, 4, 4, generator=gen)
+    labels = torch.randint(0, 3, (16,), generator=gen)
+    eps, alpha = 0.2, 0.15
+
+    def sign_grad(x: Tensor) -> Tensor:
+        x = x.clone().requires_grad_(True)
+        F.cross_entropy(model(x), labels, reduction="sum").backward()
+        assert x.grad is not None
+        return x.grad.sign()
+
+    first = (images + alpha * sign_grad(images)).clamp(images - eps, images + eps).clamp(0, 1)
+    second = (first + alpha * sign_grad(first)).clamp(images - eps, images + eps).clamp(0, 1)
+    stale = (first + alpha * sign_grad(images)).clamp(images - eps, images + eps).clamp(0, 1)
+    got = pgd(model, images, labels, eps, alpha, 2, False, gen)
+    what = "pgd, 2 steps without random start, on a model whose gradient sign changes fast"
+    name_the_mistake(
+        got,
+        {
+            "every step used the gradient at the clean images: take it at the current "
+            "adversarial images, images + delta": stale.detach(),
+        },
+        what,
+    )
+    assert_close(got, second.detach(), what, hint="each step: delta += alpha * sign(grad of the "
+                 "loss at images + delta), then clamp delta to [-eps, eps] and images + delta "
+                 "to [0, 1]")  # fmt: skip
 
 
 def _check_batch_norm_mode(pgd: Callable[..., Tensor]) -> None:
@@ -144,12 +241,18 @@ def check_few_shot_prompt(few_shot_prompt: Callable[..., str]) -> None:
     picked = []
     for i, line in enumerate(lines[:2], 1):
         number, _, question = line.partition(". ")
+        if number == str(i - 1):
+            raise ExerciseFailure(
+                f"line {i} is numbered {number}: number the examples from 1 "
+                f"(enumerate(..., 1)); got {lines}"
+            )
         if number != str(i) or question not in questions:
             raise ExerciseFailure(f"line {i} should be '{i}. <one of the questions>'; got {line!r}")
         picked.append(question)
     if len(set(picked)) != 2:
         raise ExerciseFailure(f"drew {picked[0]!r} twice: draw without replacement")
 
+    _check_draws(few_shot_prompt, LIST_HEADER)
     n = 4000
     gen = torch.Generator().manual_seed(1)
     counts = {q: 0 for q in questions}
@@ -166,8 +269,41 @@ def check_few_shot_prompt(few_shot_prompt: Callable[..., str]) -> None:
                 "(probability proportional to its score; a zero score is never drawn)"
             )
     few = few_shot_prompt(questions, [0.0, 0.5, 0.0, 0.0], 3, torch.Generator().manual_seed(2))
+    if few == LIST_HEADER + "1. Who are you?\n4.":
+        raise ExerciseFailure(
+            "with one positive score and k=3 the prompt holds one example, so the open slot "
+            "is '2.': number it after the examples used (n + 1), not k + 1"
+        )
     if few != LIST_HEADER + "1. Who are you?\n2.":
         raise ExerciseFailure(
             "with only one positive score and k=3, use just that question: expected "
             f"{LIST_HEADER + '1. Who are you?' + chr(10) + '2.'!r}, got {few!r}"
+        )
+
+
+def _check_draws(few_shot_prompt: Callable[..., str], header: str) -> None:
+    """A small pool over many seeds: duplicates would show; the generator decides the draw."""
+    pool = ["Who?", "What?", "Why?"]
+
+    def draw(seed: int) -> str:
+        return few_shot_prompt(pool, [1.0, 1.0, 1.0], 3, torch.Generator().manual_seed(seed))
+
+    prompts = [draw(seed) for seed in range(30)]
+    for prompt in prompts:
+        picked = [line.partition(". ")[2] for line in prompt[len(header) :].split("\n")[:-1]]
+        twice = [q for q in pool if picked.count(q) > 1]
+        if twice:
+            raise ExerciseFailure(
+                f"drew {twice[0]!r} twice in one prompt ({picked}): draw without replacement "
+                "(torch.multinomial(..., replacement=False))"
+            )
+    if any(draw(seed) != prompt for seed, prompt in enumerate(prompts[:5])):
+        raise ExerciseFailure(
+            "two calls with the same generator seed gave different prompts: draw with the "
+            "generator argument (torch.multinomial(..., generator=generator))"
+        )
+    if len(set(prompts)) == 1:
+        raise ExerciseFailure(
+            "30 generator seeds all gave the same prompt: draw at random with the generator "
+            "argument, without seeding anything yourself"
         )

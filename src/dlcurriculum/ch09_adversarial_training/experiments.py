@@ -16,10 +16,11 @@ import torch
 
 from dlcurriculum.ch00_mnist.experiments import MNIST_TEST, MNIST_TRAIN, load_splits
 from dlcurriculum.ch00_mnist.model import CNN
-from dlcurriculum.ch09_adversarial_training.attacks import eval_mode, fgsm
+from dlcurriculum.ch09_adversarial_training.attacks import eval_mode
 from dlcurriculum.ch09_adversarial_training.robust_training import (
     EvalSpec,
     TrainSpec,
+    fgsm,
     robustness_table,
     train_model,
 )

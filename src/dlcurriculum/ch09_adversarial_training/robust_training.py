@@ -17,11 +17,34 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
+from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from dlcurriculum.ch00_mnist.training import Split
-from dlcurriculum.ch09_adversarial_training.attacks import accuracy_on, fgsm, pgd, pgd_restarts
+from dlcurriculum.ch09_adversarial_training.attacks import (
+    accuracy_on,
+    eval_mode,
+    input_gradient,
+    pgd,
+    pgd_restarts,
+)
 from dlcurriculum.core import runs
+
+
+def fgsm(
+    model: nn.Module,
+    images: Float[Tensor, "batch c h w"],
+    labels: Int[Tensor, " batch"],
+    eps: float,
+) -> Float[Tensor, "batch c h w"]:
+    """Fast gradient sign method: one step of size eps along the sign of the input gradient.
+
+    Returns adversarial images clipped to the valid pixel range [0, 1].
+    """
+    with eval_mode(model):
+        grad = input_gradient(model, images, labels)
+    return (images + eps * grad.sign()).clamp(0.0, 1.0).detach()
+
 
 Method = Literal["standard", "pgd", "fast"]
 
