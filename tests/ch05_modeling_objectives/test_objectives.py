@@ -12,8 +12,9 @@ from dlcurriculum.ch05_modeling_objectives.evaluation import (
     nearest_class,
     support_split,
 )
-from dlcurriculum.ch05_modeling_objectives.losses import nt_xent_loss, supcon_loss, triplet_loss
+from dlcurriculum.ch05_modeling_objectives.losses import nt_xent_loss
 from dlcurriculum.ch05_modeling_objectives.model import Encoder
+from dlcurriculum.ch05_modeling_objectives.supervised_losses import supcon_loss, triplet_loss
 from dlcurriculum.ch05_modeling_objectives.training import linear_probe
 
 

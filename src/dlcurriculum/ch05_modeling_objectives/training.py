@@ -15,8 +15,8 @@ from torch import Tensor, nn
 
 from dlcurriculum.ch00_mnist.model import CNN, predict
 from dlcurriculum.ch00_mnist.training import random_shift
-from dlcurriculum.ch05_modeling_objectives.losses import supcon_loss, triplet_loss
 from dlcurriculum.ch05_modeling_objectives.model import Encoder
+from dlcurriculum.ch05_modeling_objectives.supervised_losses import supcon_loss, triplet_loss
 
 OBJECTIVES = ("simclr", "supcon", "triplet")
 

@@ -1,7 +1,8 @@
 """Chapter 6, reinforcement learning: PPO from scratch on CartPole and Procgen.
 
 The learner writes GAE, the clipped surrogate loss, the value loss, the approximate-KL and
-explained-variance diagnostics, and the rollout buffer; `dlc check 6` grades them and
+explained-variance diagnostics, advantage normalization, the total PPO loss, and the rollout
+buffer; `dlc check 6` grades them and
 `dlc run ppo-cartpole --impl WORKSPACE` trains PPO with the learner's pieces end to end.
 """
 
@@ -23,6 +24,13 @@ EXERCISES = [
         qualname="explained_variance",
         check="check_explained_variance",
     ),
+    Exercise(
+        "normalize_advantages",
+        module="losses",
+        qualname="normalize_advantages",
+        check="check_normalize_advantages",
+    ),
+    Exercise("ppo_loss", module="losses", qualname="ppo_loss", check="check_ppo_loss"),
     Exercise(
         "rollout_buffer",
         module="buffer",

@@ -140,3 +140,59 @@ def explained_variance(
         return float("nan")
     return (1.0 - (targets - predictions).var(unbiased=False) / var_targets).item()
     # END SOLUTION
+
+
+def normalize_advantages(
+    advantages: Float[Tensor, "*batch"], eps: float = 1e-8
+) -> Float[Tensor, "*batch"]:
+    """The advantages shifted to mean 0 and scaled to standard deviation 1.
+
+    Ref: Huang et al. 2022, "The 37 Implementation Details of Proximal Policy Optimization",
+    detail 7 (advantage normalization).
+
+    Normalised advantages make the policy's step size independent of the reward scale. The
+    mean and the standard deviation are taken over every element (all steps and envs
+    together, not per env), with torch's default unbiased std, and `eps` is added to the std
+    so that constant advantages come out as zeros, not nan.
+
+    Args:
+        advantages: any shape, e.g. the rollout's [num_steps, num_envs]; left unmodified.
+        eps: added to the standard deviation.
+
+    Returns:
+        A new tensor of the same shape.
+    """
+    # BEGIN SOLUTION
+    # HINT: one mean and one std over all elements; add eps to the std, not to the variance.
+    return (advantages - advantages.mean()) / (advantages.std() + eps)
+    # END SOLUTION
+
+
+def ppo_loss(
+    pg_loss: Float[Tensor, ""],
+    v_loss: Float[Tensor, ""],
+    entropy: Float[Tensor, " batch"],
+    ent_coef: float,
+    vf_coef: float,
+) -> Float[Tensor, ""]:
+    """PPO's total loss: the policy loss, minus the entropy bonus, plus the weighted value loss.
+
+    Ref: Schulman et al. 2017, eq. 9, which maximises L^CLIP - c1 L^VF + c2 S; negated, with
+    pg_loss = -L^CLIP, v_loss = L^VF, c1 = vf_coef and c2 = ent_coef, it is a loss to minimise.
+
+    The entropy is a bonus: a policy that keeps exploring (more entropy) gets a lower loss.
+
+    Args:
+        pg_loss: the clipped surrogate loss (a scalar carrying gradients).
+        v_loss: the value loss (a scalar carrying gradients).
+        entropy: the policy's entropy at each sample of the minibatch.
+        ent_coef: the entropy bonus's weight.
+        vf_coef: the value loss's weight.
+
+    Returns:
+        A scalar loss; gradients flow into all three terms.
+    """
+    # BEGIN SOLUTION
+    # HINT: average the entropy over the minibatch; more entropy must LOWER the loss.
+    return pg_loss - ent_coef * entropy.mean() + vf_coef * v_loss
+    # END SOLUTION

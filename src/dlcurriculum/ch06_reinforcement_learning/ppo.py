@@ -102,7 +102,7 @@ def ppo_update(
     """
     adv_mean, adv_std = buffer.advantages.mean().item(), buffer.advantages.std().item()
     if cfg.norm_adv:  # per rollout, so adv/mean and adv/std are exactly the statistics used
-        buffer.advantages = (buffer.advantages - adv_mean) / (adv_std + 1e-8)
+        buffer.advantages = ns.normalize_advantages(buffer.advantages)
     logs: dict[str, list[torch.Tensor]] = {k: [] for k in ("pg", "v", "ent", "kl", "clip", "gn")}
     epochs = 0
     for _ in range(cfg.update_epochs):
@@ -114,7 +114,7 @@ def ppo_update(
             v_clip = clip_coef if cfg.clip_vloss else None
             v_loss = ns.value_loss(value, mb.values, mb.returns, v_clip)
             ent = entropy.mean()
-            loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
+            loss = ns.ppo_loss(pg_loss, v_loss, entropy, cfg.ent_coef, cfg.vf_coef)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)
