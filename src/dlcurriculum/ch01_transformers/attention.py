@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import einops
 import torch
-import torch.nn.functional as F
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.config import TransformerConfig
+from dlcurriculum.ch01_transformers.fast import fast_attention
 from dlcurriculum.ch01_transformers.hook_point import HookPoint
 
 
@@ -182,7 +182,7 @@ class Attention(nn.Module):
             The sum over heads of each head's output, projected back to d_model by W_O.
         """
         if self.cfg.fast_path:
-            return self._fast_forward(x, cache)
+            return fast_attention(self, x, cache)
         # BEGIN SOLUTION
         # HINT: project to [batch, n_heads, pos, d_head] with einops.einsum, add the biases,
         # HINT: apply `attention_pattern` with `causal_mask`, then mix the values and apply W_O.
@@ -197,43 +197,3 @@ class Attention(nn.Module):
         from_heads = "batch n_heads pos d_head, n_heads d_head d_model -> batch pos d_model"
         return einops.einsum(z, self.W_O, from_heads) + self.b_O
         # END SOLUTION
-
-    def _fast_forward(
-        self, x: Float[Tensor, "batch pos d_model"], cache: LayerKV | None
-    ) -> Float[Tensor, "batch pos d_model"]:
-        """`forward` with one fused QKV matmul and PyTorch's fused attention kernel.
-
-        Per-head einsums become many small batched matmuls; stacking the heads into one
-        [d_model, 3 * n_heads * d_head] matrix makes one large matmul, as GPT-2's c_attn does.
-        No attention pattern is materialized, so hook_pattern is not called.
-        """
-        W_QKV = einops.rearrange(
-            torch.stack([self.W_Q, self.W_K, self.W_V]),
-            "three n_heads d_model d_head -> d_model (three n_heads d_head)",
-        )
-        b_QKV = torch.stack([self.b_Q, self.b_K, self.b_V]).flatten()
-        qkv = affine(x, W_QKV, b_QKV)
-        q, k, v = einops.rearrange(
-            qkv,
-            "batch pos (three n_heads d_head) -> three batch n_heads pos d_head",
-            three=3,
-            n_heads=self.cfg.n_heads,
-        )
-        if cache is not None:
-            k, v = cache.append(k, v)
-        if cache is None:  # the kernel builds the square causal mask itself, faster
-            z = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            mask = causal_mask(q.shape[-2], k.shape[-2], device=x.device)
-            z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        z = self.hook_z(z)
-        z_flat = einops.rearrange(z, "batch n_heads pos d_head -> batch pos (n_heads d_head)")
-        return affine(z_flat, self.W_O.flatten(0, 1), self.b_O)
-
-
-def affine(
-    x: Float[Tensor, "*batch d_in"], W: Float[Tensor, "d_in d_out"], b: Float[Tensor, " d_out"]
-) -> Float[Tensor, "*batch d_out"]:
-    """x @ W + b as one fused matmul-add (torch.addmm) on the flattened leading dims."""
-    out = torch.addmm(b, x.reshape(-1, x.shape[-1]), W)
-    return out.view(*x.shape[:-1], W.shape[-1])
