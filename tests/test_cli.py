@@ -136,15 +136,15 @@ def test_learner_workflow(tmp_path: Path) -> None:
     assert started.returncode == 0 and "wrote" in started.stdout
     stubs = dlc("check", "0", "--dir", "ws", cwd=tmp_path)
     assert stubs.returncode == 1
-    assert stubs.stdout.count("not implemented yet") == 3 and "Traceback" not in stubs.stdout
-    assert "0/3 pass" in dlc("list", "--dir", "ws", cwd=tmp_path).stdout
+    assert stubs.stdout.count("not implemented yet") == 4 and "Traceback" not in stubs.stdout
+    assert "0/4 pass" in dlc("list", "--dir", "ws", cwd=tmp_path).stdout
 
     folder = tmp_path / "ws" / "ch00_mnist"
     for module in ("model", "training"):
         shutil.copy(PKG / "ch00_mnist" / f"{module}.py", folder / f"{module}.py")
     good = dlc("check", "0", "--dir", "ws", cwd=tmp_path)
     assert good.returncode == 0, good.stdout
-    assert "3/3 checks pass" in good.stdout
+    assert "4/4 checks pass" in good.stdout
     run = dlc("run", "mnist", "--preset", "smoke", "--impl", "ws", cwd=tmp_path)
     assert run.returncode == 0 and "SMOKE run, not judged" in run.stdout, run.stderr
 

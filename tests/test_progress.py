@@ -125,7 +125,7 @@ def test_an_old_criteria_file_is_not_judged_and_a_torn_one_is_unreadable(
 def test_progress_of_a_learner_who_solved_chapter_0(runs: RealRuns) -> None:
     state = progress.learner_progress(runs.workspace, runs.runs_root)
     ch0 = state.chapters[0]
-    assert ch0.counts == (3, 3) and ch0.done
+    assert ch0.counts == (4, 4) and ch0.done
     # not the reference run, nor the newer smoke run with the learner's code
     assert [r.run_dir for r in ch0.your_runs] == [runs.learner]
     assert all(not p.started for p in state.chapters[1:])
@@ -137,7 +137,7 @@ def test_changed_files_make_the_checks_stale(runs: RealRuns, tmp_path: Path) -> 
     workspace = tmp_path / "ws"
     shutil.copytree(runs.workspace, workspace)
     ch0 = catalog.get_chapter(0)
-    assert progress.check_counts(ch0, workspace) == (3, 3)
+    assert progress.check_counts(ch0, workspace) == (4, 4)
     (workspace / ch0.slug / "model.py").write_text("# rewritten\n")
     assert progress.check_counts(ch0, workspace) is None
     state = progress.learner_progress(workspace, runs.runs_root)
@@ -196,7 +196,7 @@ def test_dlc_progress_prints_the_table_and_next_step(runs: RealRuns) -> None:
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
-    assert "3/3 pass" in result.output
+    assert "4/4 pass" in result.output
     assert f"mnist {runs.learner.name}: PASS" in result.output
     assert f"Next: chapter {catalog.IMPORTANCE_ORDER[0]}" in result.output
 

@@ -7,7 +7,7 @@ from torch import nn
 
 from dlcurriculum.ch00_mnist import checks
 from dlcurriculum.ch00_mnist.experiments import MNISTConfig
-from dlcurriculum.ch00_mnist.model import CNN
+from dlcurriculum.ch00_mnist.model import CNN, predict
 from dlcurriculum.ch00_mnist.training import (
     Split,
     accuracy,
@@ -91,6 +91,7 @@ def test_reference_functions_pass_their_checks() -> None:
         (checks.check_cnn, CNN),
         (checks.check_train_step, train_step),
         (checks.check_accuracy, accuracy),
+        (checks.check_predict, predict),
     ]:
         result = run_check("x", check, impl, None)
         assert result.passed, result.message
@@ -113,7 +114,7 @@ def test_early_stopping_stops_and_restores_the_best_weights() -> None:
         patience=2,
         evals_per_epoch=1,
     )
-    ns = SimpleNamespace(train_step=train_step, accuracy=accuracy)
+    ns = SimpleNamespace(train_step=train_step, accuracy=accuracy, predict=predict)
     torch.manual_seed(0)
     model = CNN(width=4)
     out = fit(cfg, model, train, ns, {"val": val}, val)
@@ -149,7 +150,7 @@ def test_fit_evaluates_test_once_after_training_and_times_the_target_on_validati
         evals_per_epoch=2,
         target_accuracy=0.5,
     )
-    ns = SimpleNamespace(train_step=train_step, accuracy=counting_accuracy)
+    ns = SimpleNamespace(train_step=train_step, accuracy=counting_accuracy, predict=predict)
     torch.manual_seed(0)
     model = CNN(width=4)
     out = fit(cfg, model, train, ns, {"val": val}, test)

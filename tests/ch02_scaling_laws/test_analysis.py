@@ -7,12 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dlcurriculum.ch02_scaling_laws import analysis
+from dlcurriculum.ch02_scaling_laws import analysis, fitting
 from dlcurriculum.ch02_scaling_laws.checks import _frontier_brute_force
 
-NS = SimpleNamespace(
-    compute_frontier=analysis.compute_frontier, fit_power_law=analysis.fit_power_law
-)
+NS = SimpleNamespace(compute_frontier=fitting.compute_frontier, fit_power_law=fitting.fit_power_law)
 
 
 def synthetic_rows(
@@ -95,7 +93,7 @@ def test_frontier_matches_the_definition_on_random_clouds() -> None:
     for _ in range(20):
         compute = rng.choice(np.geomspace(1, 1e6, 15), size=30)
         loss = rng.uniform(0.5, 2, size=30)
-        got = analysis.compute_frontier(compute, loss)
+        got = fitting.compute_frontier(compute, loss)
         assert got.dtype == np.int64
         assert got.tolist() == _frontier_brute_force(compute, loss)
         assert np.all(np.diff(compute[got]) > 0) and np.all(np.diff(loss[got]) < 0)

@@ -10,7 +10,7 @@ import pytest
 from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch02_scaling_laws import experiments, train
 from dlcurriculum.ch02_scaling_laws.experiments import PRESETS, SCALING, ScalingConfig
-from dlcurriculum.ch02_scaling_laws.flops import measured_flops
+from dlcurriculum.ch02_scaling_laws.flop_counter import measured_flops
 from dlcurriculum.core import sweep
 from dlcurriculum.core.config import to_dict
 from dlcurriculum.core.errors import DlcError

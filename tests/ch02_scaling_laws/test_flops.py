@@ -7,12 +7,8 @@ from torch import nn
 
 from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch02_scaling_laws.checks import HAND_NET_MACS, _hand_net
-from dlcurriculum.ch02_scaling_laws.flops import (
-    forward_flops,
-    layer_output_shapes,
-    measured_flops,
-    training_flops,
-)
+from dlcurriculum.ch02_scaling_laws.flop_counter import measured_flops
+from dlcurriculum.ch02_scaling_laws.flops import forward_flops, layer_output_shapes, training_flops
 from dlcurriculum.ch02_scaling_laws.train import lr_for_width
 
 

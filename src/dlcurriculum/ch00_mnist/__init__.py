@@ -1,7 +1,8 @@
 """Prerequisite: a CNN that reaches 99% on MNIST, and a regularization study.
 
-The learner writes the CNN, one training step and the accuracy function; `dlc check 0`
-grades them and `dlc run mnist --impl WORKSPACE` trains the learner's CNN end to end.
+The learner writes the CNN, one training step, the accuracy function and prediction in
+eval mode; `dlc check 0` grades them and `dlc run mnist --impl WORKSPACE` trains the
+learner's CNN end to end.
 """
 
 from dlcurriculum.core.exercises import Exercise
@@ -17,4 +18,5 @@ EXERCISES = [
         depends_on=("cnn",),
     ),
     Exercise("accuracy", module="training", qualname="accuracy", check="check_accuracy"),
+    Exercise("predict", module="model", qualname="predict", check="check_predict"),
 ]

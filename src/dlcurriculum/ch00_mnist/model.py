@@ -66,11 +66,30 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-@torch.no_grad()
 def predict(model: nn.Module, images: Float[Tensor, "n 1 28 28"], batch_size: int = 1000) -> Tensor:
-    """Logits for many images, in eval mode and in batches (memory stays flat)."""
+    """Logits for many images, as evaluation needs them: in eval mode, without autograd, in batches.
+
+    Eval mode turns dropout off and makes batch norm use its running statistics, so each
+    image's logits depend on that image alone; without autograd no graph is kept, and
+    batches keep memory flat however many images there are.
+
+    Args:
+        model: maps [batch, 1, 28, 28] to logits [batch, 10]; in train or eval mode.
+        images: the images to classify.
+        batch_size: at most this many images per forward call.
+
+    Returns:
+        Logits [n, 10], one row per image in order. The model is left in the mode it was in.
+    """
+    # BEGIN SOLUTION
+    # HINT: remember model.training, call model.eval(), and restore it with model.train(...).
+    # HINT: run the forward passes under torch.no_grad(), on images[i : i + batch_size].
     was_training = model.training
     model.eval()
-    out = torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+    with torch.no_grad():
+        out = torch.cat(
+            [model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+        )
     model.train(was_training)
     return out
+    # END SOLUTION

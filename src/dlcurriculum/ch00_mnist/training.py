@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from dlcurriculum.ch00_mnist.model import predict
 from dlcurriculum.core import runs
 from dlcurriculum.core.seed import rng_state, set_rng_state
 
@@ -96,10 +95,9 @@ class Split:
         return len(self.labels)
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, split: Split, ns: SimpleNamespace) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of the model on a whole split."""
-    logits = predict(model, split.images)
+    logits = ns.predict(model, split.images)
     return F.cross_entropy(logits, split.labels).item(), ns.accuracy(logits, split.labels)
 
 
@@ -120,7 +118,7 @@ def fit(
             checkpoint is written after each evaluation.
         model: the freshly initialised model.
         train: training split.
-        ns: exercise functions (reference or learner's): train_step, accuracy.
+        ns: exercise functions (reference or learner's): train_step, accuracy, predict.
         evals: named splits evaluated cfg.evals_per_epoch times per epoch (logged as
             `name/loss`, `name/accuracy`); with "val" and cfg.patience > 0, training stops
             early on validation loss and the best weights are restored. Pass a validation

@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dlcurriculum.ch00_mnist.model import CNN, count_parameters, predict
-from dlcurriculum.ch02_scaling_laws.flops import training_flops
 from dlcurriculum.core import sweep
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import resolve
@@ -126,7 +125,7 @@ def train_cell(params: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
         "parameters": count_parameters(model),
         "forward_flops": forward,
         "examples": examples,
-        "compute": training_flops(forward, examples),
+        "compute": ns.training_flops(forward, examples),
         "train_loss": total_loss / steps,
         "val_loss": F.cross_entropy(logits, val_y).item(),
         "val_accuracy": (logits.argmax(1) == val_y).float().mean().item(),
