@@ -138,3 +138,17 @@ def test_learner_modules_import_each_other_not_the_reference(tmp_path: Path) -> 
     (folder / "attention.py").write_text((folder / "attention.py").read_text() + "\nEDITED = 1\n")
     again = exercises.resolve("ch01_transformers", tmp_path)
     assert importlib.import_module(again.Attention.__module__).EDITED == 1
+
+
+def test_a_stub_in_a_dependency_is_named(tmp_path: Path) -> None:
+    """LayerNorm.forward still a stub: `transformer`'s check names it and where it is."""
+    from tests.mutations import Mutation, assert_named
+
+    stub = Mutation(
+        "transformer",
+        "        var = x.var(dim=-1, keepdim=True, correction=0)\n",
+        '        raise NotImplementedError("forward: see the docstring")\n',
+        r"LayerNorm\.forward is not written yet \(model\.py:\d+\); `transformer` uses it",
+        module="model",
+    )
+    assert_named("ch01_transformers", stub, tmp_path)

@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import importlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,36 +23,6 @@ from dlcurriculum.ch01_transformers.config import TransformerConfig
 from dlcurriculum.core.checks import ExerciseFailure, assert_close, assert_shape, name_the_mistake
 
 CFG = TransformerConfig(d_vocab=29, n_ctx=10, d_model=16, n_layers=2, n_heads=4, d_mlp=40)
-Check = TypeVar("Check", bound=Callable[[Any], None])
-
-
-def _names_stubs(exercise: str, qualname: str) -> Callable[[Check], Check]:
-    """A stub in another exercise (LayerNorm.forward inside Transformer) is named, with where
-    it is; the exercise's own stub goes on to `run_check`'s "not implemented yet"."""
-
-    def wrap(check: Check) -> Check:
-        @functools.wraps(check)
-        def checked(impl: Any) -> None:
-            try:
-                check(impl)
-            except NotImplementedError as e:
-                tb = e.__traceback__
-                while tb is not None and tb.tb_next is not None:
-                    tb = tb.tb_next
-                if tb is None:
-                    raise
-                stub = tb.tb_frame.f_code.co_qualname
-                if stub == qualname or stub.startswith(qualname + "."):
-                    raise
-                file = tb.tb_frame.f_code.co_filename.rsplit("/", 1)[-1]
-                raise ExerciseFailure(
-                    f"not implemented yet: {stub} is not written yet ({file}:{tb.tb_lineno}); "
-                    f"`{exercise}` uses it, so write it first (`dlc check` grades it too)"
-                ) from None
-
-        return checked  # type: ignore[return-value]
-
-    return wrap
 
 
 def _distinct(mistakes: dict[str, Tensor], expected: Tensor) -> dict[str, Tensor]:
@@ -79,7 +49,6 @@ def _randomize(module: nn.Module, seed: int, scale: float = 0.3) -> Any:
     return module.eval()
 
 
-@_names_stubs("sinusoidal_pos_embed", "sinusoidal_pos_embed")
 def check_sinusoidal_pos_embed(sinusoidal_pos_embed: Callable[[int, int], Tensor]) -> None:
     """Every entry equals the closed form, at 4096 positions too; dot products depend only
     on the offset."""
@@ -138,7 +107,6 @@ def check_sinusoidal_pos_embed(sinusoidal_pos_embed: Callable[[int, int], Tensor
     )
 
 
-@_names_stubs("causal_mask", "causal_mask")
 def check_causal_mask(causal_mask: Callable[..., Tensor]) -> None:
     """Square masks are lower-triangular; with cached keys the queries are the last rows."""
     cases = [(5, 5), (2, 6), (1, 4), (1, 1)]
@@ -180,7 +148,6 @@ def check_causal_mask(causal_mask: Callable[..., Tensor]) -> None:
             )
 
 
-@_names_stubs("attention_pattern", "attention_pattern")
 def check_attention_pattern(attention_pattern: Callable[..., Tensor]) -> None:
     """The pattern equals SDPA applied to identity values; masked entries are exactly 0."""
     g = _gen(1)
@@ -223,7 +190,6 @@ def check_attention_pattern(attention_pattern: Callable[..., Tensor]) -> None:
         )
 
 
-@_names_stubs("attention", "attention")
 def check_attention(attention: Callable[..., Tensor]) -> None:
     """Equals F.scaled_dot_product_attention (any leading dims, with and without a mask)."""
     g = _gen(2)
@@ -281,7 +247,6 @@ def check_attention(attention: Callable[..., Tensor]) -> None:
     )
 
 
-@_names_stubs("layer_norm", "LayerNorm")
 def check_layer_norm(LayerNorm: type[nn.Module]) -> None:
     """Equals nn.LayerNorm with the same gain, bias and eps, on ordinary and tiny-variance
     inputs (where eps matters)."""
@@ -321,7 +286,6 @@ def check_layer_norm(LayerNorm: type[nn.Module]) -> None:
         )
 
 
-@_names_stubs("multi_head_attention", "Attention")
 def check_multi_head_attention(Attention: type[nn.Module]) -> None:
     """Equals nn.MultiheadAttention with copied weights; hook_pattern sees causal patterns;
     a KV cache gives the same outputs."""
@@ -413,7 +377,6 @@ BLOCK_MISTAKES = {
 }
 
 
-@_names_stubs("transformer_block", "TransformerBlock")
 def check_transformer_block(TransformerBlock: type[nn.Module]) -> None:
     """Equals a pre-LN block assembled from F.layer_norm, nn.MultiheadAttention and an MLP."""
     x = torch.randn(2, 6, CFG.d_model, generator=_gen(7))
@@ -466,7 +429,6 @@ GPT2_ABSENT = (
 )
 
 
-@_names_stubs("transformer", "Transformer")
 def check_transformer(Transformer: type[nn.Module]) -> None:
     """Matches a float64 GPT-2 forward written from its weights, and HF GPT-2 with the same
     weights (if installed); causal; KV cache consistent."""

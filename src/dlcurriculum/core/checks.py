@@ -78,7 +78,9 @@ def _same(actual: Any, expected: Any, atol: float, rtol: float) -> bool:
         if not isinstance(actual, Tensor) or actual.shape != expected.shape:
             return False
         return bool(
-            torch.allclose(actual.detach().double(), expected.detach().double(), atol=atol, rtol=rtol)
+            torch.allclose(
+                actual.detach().double(), expected.detach().double(), atol=atol, rtol=rtol
+            )
         )
     try:
         return abs(float(actual) - float(expected)) <= atol + rtol * abs(float(expected))
@@ -108,15 +110,32 @@ def run_check(
     """
     try:
         check(impl)
-    except NotImplementedError:
-        where = f" in {source}" if source else ""
-        return CheckResult(name, False, f"not implemented yet: fill in the stub{where}")
+    except NotImplementedError as e:
+        return CheckResult(name, False, _stub_message(name, impl, e, source))
     except ExerciseFailure as e:
         return CheckResult(name, False, public_names(str(e)))
     except Exception as e:  # the learner's code crashed: show where, not a whole traceback
         message = f"raised {type(e).__name__}: {e}{_where(e, source)}"
         return CheckResult(name, False, public_names(message))
     return CheckResult(name, True)
+
+
+def _stub_message(name: str, impl: Any, error: NotImplementedError, source: Path | None) -> str:
+    """'not implemented yet', naming the stub: the exercise's own, or one it uses
+    (LayerNorm.forward inside Transformer), with where it is."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    own = getattr(impl, "__qualname__", "")
+    stub = tb.tb_frame.f_code.co_qualname if tb is not None else own
+    if tb is None or stub == own or stub.startswith(own + "."):
+        where = f" in {source}" if source else ""
+        return f"not implemented yet: fill in the stub{where}"
+    file = Path(tb.tb_frame.f_code.co_filename).name
+    return (
+        f"not implemented yet: {stub} is not written yet ({file}:{tb.tb_lineno}); "
+        f"`{name}` uses it, so write it first (`dlc check` grades it too)"
+    )
 
 
 def _where(error: BaseException, source: Path | None) -> str:
