@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlcurriculum.ch00_mnist.experiments import MNIST_PRESETS, load_splits
+from dlcurriculum.ch00_mnist.loop import fit
 from dlcurriculum.ch00_mnist.model import CNN, predict
-from dlcurriculum.ch00_mnist.training import accuracy, fit, train_step
+from dlcurriculum.ch00_mnist.training import accuracy, train_step
 
 
 class ClassicNet(nn.Module):

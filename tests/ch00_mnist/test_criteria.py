@@ -7,8 +7,8 @@ import torch
 
 from dlcurriculum.ch00_mnist import regularization
 from dlcurriculum.ch00_mnist.experiments import MNIST, MNIST_PRESETS, split_validation
+from dlcurriculum.ch00_mnist.loop import Split
 from dlcurriculum.ch00_mnist.regularization import REGULARIZATION
-from dlcurriculum.ch00_mnist.training import Split
 from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import ExperimentSpec

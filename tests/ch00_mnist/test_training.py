@@ -7,15 +7,9 @@ from torch import nn
 
 from dlcurriculum.ch00_mnist import checks
 from dlcurriculum.ch00_mnist.experiments import MNISTConfig
+from dlcurriculum.ch00_mnist.loop import Split, evaluate, fit, random_shift
 from dlcurriculum.ch00_mnist.model import CNN, predict
-from dlcurriculum.ch00_mnist.training import (
-    Split,
-    accuracy,
-    evaluate,
-    fit,
-    random_shift,
-    train_step,
-)
+from dlcurriculum.ch00_mnist.training import accuracy, train_step
 from dlcurriculum.core.checks import run_check
 
 

@@ -10,7 +10,7 @@ must learn to lean on the robust pixel instead, which survives the attack.
 import torch
 from torch import nn
 
-from dlcurriculum.ch00_mnist.training import Split
+from dlcurriculum.ch00_mnist.loop import Split
 from dlcurriculum.ch09_adversarial_training.attacks import accuracy_on, pgd_restarts
 from dlcurriculum.ch09_adversarial_training.robust_training import TrainSpec, train_model
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import torch
 
+from dlcurriculum.ch00_mnist.loop import Split, evaluate, fit
 from dlcurriculum.ch00_mnist.model import count_parameters
-from dlcurriculum.ch00_mnist.training import Split, evaluate, fit
 from dlcurriculum.core import runs
 from dlcurriculum.core.config import RunConfig, check, require
 from dlcurriculum.core.exercises import resolve

@@ -20,7 +20,7 @@ from dlcurriculum.ch00_mnist.experiments import (
     MNISTConfig,
     load_splits,
 )
-from dlcurriculum.ch00_mnist.training import Split, evaluate, fit
+from dlcurriculum.ch00_mnist.loop import Split, evaluate, fit
 from dlcurriculum.core import runs
 from dlcurriculum.core.config import RunConfig, check, one_of, require
 from dlcurriculum.core.exercises import resolve

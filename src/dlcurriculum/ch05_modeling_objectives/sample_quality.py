@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dlcurriculum.ch00_mnist.model import CNN, MNIST_MEAN, MNIST_STD, predict
-from dlcurriculum.ch00_mnist.training import random_shift
+from dlcurriculum.ch00_mnist.loop import random_shift
 
 
 def digit_classifier(

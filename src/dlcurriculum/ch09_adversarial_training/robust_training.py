@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from dlcurriculum.ch00_mnist.training import Split
+from dlcurriculum.ch00_mnist.loop import Split
 from dlcurriculum.ch09_adversarial_training.attacks import (
     accuracy_on,
     eval_mode,
