@@ -267,7 +267,7 @@ def test_solution_piped_is_not_wrapped_and_start_names_the_exercises(tmp_path: P
     assert "var = x.var(dim=-1, keepdim=True, correction=0)" in shown.stdout
     compile(shown.stdout, "solution", "exec")  # long lines intact: it parses as pasted
     started = dlc("start", "0", "--dir", "ws", cwd=tmp_path)
-    assert "model.py  (exercises: cnn)" in started.stdout
+    assert "model.py  (exercises: cnn, predict)" in started.stdout
 
 
 def test_the_chapter_folder_for_the_workspace_is_explained(tmp_path: Path) -> None:
