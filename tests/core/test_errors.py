@@ -76,6 +76,7 @@ def test_unfinished_names_each_stub_and_forgets_the_written_ones(tmp_path: Path)
         "CNN.forward",
         "train_step",
         "accuracy",
+        "predict",
     ]
     training = tmp_path / "ch00_mnist" / "training.py"
     source = training.read_text()
