@@ -82,6 +82,8 @@ def _same(actual: Any, expected: Any, atol: float, rtol: float) -> bool:
                 actual.detach().double(), expected.detach().double(), atol=atol, rtol=rtol
             )
         )
+    if isinstance(actual, Tensor):
+        actual = actual.detach()
     try:
         return abs(float(actual) - float(expected)) <= atol + rtol * abs(float(expected))
     except (TypeError, ValueError):
