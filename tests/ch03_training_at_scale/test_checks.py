@@ -25,7 +25,7 @@ def test_interleaved_shards_fail() -> None:
     def strided(batch: Tensor, rank: int, world_size: int) -> Tensor:
         return batch[rank::world_size]
 
-    with pytest.raises(ExerciseFailure, match="shards must not overlap"):
+    with pytest.raises(ExerciseFailure, match="interleaves the shards"):
         checks.check_shard_batch(strided)
 
 
@@ -48,3 +48,32 @@ def test_gradient_allreduce_is_graded_across_processes() -> None:
     with pytest.raises(ExerciseFailure, match="rank 0"):
         checks.check_allreduce_gradients(no_op)
     torch.manual_seed(0)
+
+
+@torch.no_grad()
+def _broadcast_flat(model: nn.Module, comm: Comm, src: int = 0) -> None:
+    """Right, through one flat buffer: the simulated rank cannot follow it, the real run can."""
+    tensors = [*model.parameters(), *model.buffers()]
+    flat = torch.cat([t.double().reshape(-1) for t in tensors])
+    comm.broadcast(flat, src)
+    offset = 0
+    for t in tensors:
+        t.copy_(flat[offset : offset + t.numel()].view_as(t))
+        offset += t.numel()
+
+
+@torch.no_grad()
+def _allreduce_flat(model: nn.Module, comm: Comm) -> None:
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads]) / comm.world_size
+    comm.allreduce(flat)
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def test_collectives_on_flat_buffers_pass() -> None:
+    """Copies of the model's tensors are not always a mistake: copied back, they are right."""
+    checks.check_broadcast_parameters(_broadcast_flat)
+    checks.check_allreduce_gradients(_allreduce_flat)

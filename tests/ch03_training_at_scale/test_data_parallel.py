@@ -1,20 +1,20 @@
 """Data parallelism: 1 process vs 2 processes at the same global batch, both backends."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from dlcurriculum.ch03_training_at_scale import data_parallel
+from dlcurriculum.ch03_training_at_scale.buckets import GradientBuckets
 from dlcurriculum.ch03_training_at_scale.comm import SingleComm
 from dlcurriculum.ch03_training_at_scale.config import DPConfig, ModelParallelConfig
-from dlcurriculum.ch03_training_at_scale.data_parallel import (
-    GradientBuckets,
-    allreduce_gradients,
-    shard_batch,
-)
+from dlcurriculum.ch03_training_at_scale.data_parallel import allreduce_gradients, shard_batch
 from dlcurriculum.ch03_training_at_scale.dp_train import train_dp
 from dlcurriculum.ch03_training_at_scale.launch import launch_mpi, launch_torch
+from dlcurriculum.core import exercises
 from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.errors import DlcError
 from tests.ch03_training_at_scale.workers import both_models
@@ -107,3 +107,38 @@ def test_world_size_must_divide_the_batch() -> None:
     DPConfig(model="cnn", n_heads=3)  # the CNN has no heads
     with pytest.raises(ConfigError, match="not divisible by micro_batches=3"):
         ModelParallelConfig(batch_size=16, micro_batches=3)
+
+
+COUNTED = """
+import pathlib as _pathlib
+
+
+def _counted(fn):
+    def counted(*args, **kwargs):
+        _pathlib.Path(__file__).with_name(fn.__name__ + ".called").touch()
+        return fn(*args, **kwargs)
+
+    return counted
+"""
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("an --impl run reached the reference exercise")
+
+
+def test_impl_run_calls_only_the_learners_exercises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --impl both ranks run the learner's three functions (each marks that it was
+    called) and never the reference ones (which raise here, and in the forked ranks)."""
+    slug = "ch03_training_at_scale"
+    names = [e.qualname for e in exercises.chapter_exercises(slug)]
+    source = exercises.reference_path(slug, "data_parallel").read_text() + COUNTED
+    (tmp_path / slug).mkdir()
+    learner = tmp_path / slug / "data_parallel.py"
+    learner.write_text(source + "".join(f"{name} = _counted({name})\n" for name in names))
+    for name in names:
+        monkeypatch.setattr(data_parallel, name, _refuse)
+    ranks = launch_torch(train_dp, 2, dataclasses.replace(LM, impl=str(tmp_path)))
+    assert ranks[0]["losses"] == ranks[1]["losses"]
+    assert {p.stem for p in learner.parent.glob("*.called")} == set(names)

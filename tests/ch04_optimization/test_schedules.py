@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from dlcurriculum.ch04_optimization import nqm, schedules, search
+from dlcurriculum.ch04_optimization import dynamics, nqm, schedules, search, tuning
 
 
 def test_decay_holds_then_halves_every_half_life() -> None:
@@ -25,10 +25,13 @@ def test_schedule_grid_starts_with_the_constant_rate() -> None:
 
 
 def test_tuned_schedule_beats_the_constant_rate_when_noise_dominates() -> None:
-    problem = nqm.nqm_problem(100)
-    lr, _, steps, interior = search.tune_lr(problem, "sgd", 0.25, 0.035, 0.4, 20000)
+    problem = dynamics.nqm_problem(100)
+    steps_fn = search.steps_to_target
+    lr, _, steps, interior = tuning.tune_lr(
+        problem, "sgd", 0.25, 0.035, 0.4, 20000, steps_fn=steps_fn
+    )
     assert interior
-    found = schedules.tune_schedule(problem, "sgd", 0.25, lr, steps, 0.4, 20000)
+    found = schedules.tune_schedule(problem, "sgd", 0.25, lr, steps, 0.4, 20000, steps_fn=steps_fn)
     assert found["steps"] < 0.8 * steps and math.isfinite(found["half_life"])
     # the schedule it reports really takes that many steps on the exact recursion
     lrs = schedules.schedule_lrs(found["lr0"], found["start"], found["half_life"], int(steps))

@@ -18,9 +18,9 @@ from torch import Tensor, nn
 from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch01_transformers.model import Transformer
 from dlcurriculum.ch01_transformers.training import lm_loss
+from dlcurriculum.ch03_training_at_scale.buckets import GradientBuckets
 from dlcurriculum.ch03_training_at_scale.comm import Comm, TorchComm
 from dlcurriculum.ch03_training_at_scale.config import DPConfig
-from dlcurriculum.ch03_training_at_scale.data_parallel import GradientBuckets
 from dlcurriculum.ch03_training_at_scale.sync_batchnorm import convert_sync_batchnorm
 from dlcurriculum.ch03_training_at_scale.zero import ZeroAdam, adam_state_bytes
 from dlcurriculum.core.errors import DlcError

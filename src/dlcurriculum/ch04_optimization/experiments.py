@@ -2,7 +2,7 @@
 
 For each optimiser (SGD, heavy-ball momentum 0.9, Adam) and each batch size, the best
 constant learning rate is the one reaching the target loss in the fewest steps (exact
-search on a log grid, `search.tune_lr`), and a constant-then-decay schedule is tuned
+search on a log grid, `tuning.tune_lr`), and a constant-then-decay schedule is tuned
 around it (`schedules.tune_schedule`). The report fits the small-batch LR slope and, for
 both, the critical batch size of S(B) = S_min (1 + B_crit / B); the criteria judge the
 tuned schedules (or the constant rates with `schedules=false`). Batch sizes below 1 are allowed:
@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dlcurriculum.ch04_optimization import nqm, schedules, search
+from dlcurriculum.ch04_optimization import dynamics, schedules, tuning
 from dlcurriculum.ch04_optimization.plots import report_figures, report_sections
 from dlcurriculum.core import runs
 from dlcurriculum.core.config import RunConfig, check, require
@@ -117,7 +117,7 @@ GROWTH = {"sgd": 2.0, "momentum": 2.0, "adam": 2**0.5}
 
 
 def lr_guess(optimizer: str, batch: float) -> float:
-    """Where the smallest batch size's lr grid is centred; `search.tune_lr` corrects it.
+    """Where the smallest batch size's lr grid is centred; `tuning.tune_lr` corrects it.
 
     In the noise-dominated regime SGD's best rate is about 0.14 B and momentum's ten times
     smaller (its effective rate is lr / (1 - β)); Adam's steps are normalised by the
@@ -141,7 +141,7 @@ def sweep_optimizer(
     through the learner-replaceable recursion, and momentum; fresh Adam runs), so the
     winner's luck on the search's noise does not bias Adam's steps.
     """
-    opt: nqm.Optimizer = optimizer  # type: ignore[assignment]
+    opt: dynamics.Optimizer = optimizer  # type: ignore[assignment]
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     grid = {"runs": cfg.runs, "generator": gen, "steps_fn": ns.steps_to_target}
     grid["adam"] = ns.adam_step
@@ -153,7 +153,7 @@ def sweep_optimizer(
     const_steps, sched_steps, params, curves = [], [], [], {}
     center = lr_guess(optimizer, cfg.batch_sizes[0])
     for i, b in enumerate(cfg.batch_sizes):
-        lr, grid_lr, grid_steps, interior = search.tune_lr(
+        lr, grid_lr, grid_steps, interior = tuning.tune_lr(
             problem, opt, b, center, cfg.target, cfg.max_steps, cfg.n_lrs, cfg.lr_ratio, **grid
         )
         center = lr * GROWTH[optimizer]
@@ -165,8 +165,8 @@ def sweep_optimizer(
             # the same fresh noise for every measurement at this batch size, so that
             # constant and scheduled Adam runs are compared on equal luck
             gen_i = torch.Generator().manual_seed(cfg.seed + 1000 + i)
-            curve = search.loss_curve(problem, opt, b, lrs, generator=gen_i, **curve_kw)
-            return float(search.safe_steps(curve, cfg.target, ns.steps_to_target)), curve
+            curve = tuning.loss_curve(problem, opt, b, lrs, generator=gen_i, **curve_kw)
+            return float(tuning.safe_steps(curve, cfg.target, ns.steps_to_target)), curve
 
         # the parabola's vertex estimates the optimum best where steps vary smoothly with
         # lr (it gives the LR slope); where they do not (momentum's oscillations at large
@@ -190,7 +190,7 @@ def sweep_optimizer(
         bar.update(1)
         bar.set_postfix(opt=optimizer, B=f"{b:g}", steps=const_steps[-1])
     k = cfg.slope_batches
-    out["lr_slope"] = search.fit_slope(cfg.batch_sizes[:k], out["best_lr"][:k])
+    out["lr_slope"] = tuning.fit_slope(cfg.batch_sizes[:k], out["best_lr"][:k])
     out["constant"] = _steps_fits(cfg.batch_sizes, const_steps)
     out["schedule"] = _steps_fits(cfg.batch_sizes, sched_steps) if cfg.schedules else None
     if cfg.schedules:
@@ -200,8 +200,8 @@ def sweep_optimizer(
 
 
 def _steps_fits(batch_sizes: tuple[float, ...], steps: list[float]) -> dict[str, Any]:
-    first, last = search.local_slopes(batch_sizes, steps)
-    fit = search.fit_critical_batch(batch_sizes, steps)
+    first, last = tuning.local_slopes(batch_sizes, steps)
+    fit = tuning.fit_critical_batch(batch_sizes, steps)
     return {"steps": steps, "slope_small": first, "slope_large": last, "fit": fit}
 
 
@@ -217,15 +217,15 @@ def noise_scale_at_target(cfg: NQMConfig, problem: tuple, sgd: dict[str, Any]) -
         return None, None
     h, c, theta0 = problem
     lr = torch.tensor(sgd["best_lr"][0])
-    _, _, second = nqm.exact_dynamics(h, c, theta0, lr, cfg.batch_sizes[0], int(steps))
-    return nqm.expected_noise_scale(h, c, second)
+    _, _, second = dynamics.exact_dynamics(h, c, theta0, lr, cfg.batch_sizes[0], int(steps))
+    return dynamics.expected_noise_scale(h, c, second)
 
 
 def run(cfg: NQMConfig, run_dir: Path) -> Result:
     """Sweep every optimiser, fit the laws, write summary.json."""
     clock = runs.Stopwatch()
     ns = resolve(SLUG, cfg.impl)
-    problem = nqm.nqm_problem(cfg.dim, cfg.seed)
+    problem = dynamics.nqm_problem(cfg.dim, cfg.seed)
     h, c, theta0 = problem
     results = {}
     with runs.MetricLogger(run_dir) as logger, runs.progress(3 * cfg.n_batches, "nqm") as bar:
@@ -236,7 +236,7 @@ def run(cfg: NQMConfig, run_dir: Path) -> Result:
             if cfg.schedules:
                 fits[f"charts/b_crit_schedule_{opt}"] = results[opt]["schedule"]["fit"]["b_crit"]
             logger.log(i, **fits)
-    b_simple, b_noise = nqm.noise_scale(h, c, theta0)
+    b_simple, b_noise = dynamics.noise_scale(h, c, theta0)
     b_simple_t, b_noise_t = noise_scale_at_target(cfg, problem, results["sgd"])
     summary = {
         "optimizers": results,

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dlcurriculum.ch04_optimization import search
-from dlcurriculum.ch04_optimization.nqm import Optimizer
+from dlcurriculum.ch04_optimization import tuning
+from dlcurriculum.ch04_optimization.dynamics import Optimizer
 
 PEAKS = (1.0, 1.5, 2.5, 4.0)
 """lr_0 as multiples of the best constant rate."""
@@ -74,10 +74,10 @@ def tune_schedule(
     """The schedule of the family that reaches the target in the fewest steps.
 
     Args:
-        problem: (h, c, theta0) from `nqm.nqm_problem`.
+        problem: (h, c, theta0) from `dynamics.nqm_problem`.
         batch: the batch size.
         lr, steps: the best constant rate and its steps to target (sets the grid's scales).
-        grid: passed to `search.steps_grid` (runs, generator, steps_fn, adam, ...).
+        grid: passed to `tuning.steps_grid` (runs, generator, steps_fn, adam, ...).
 
     Returns:
         {"lr0", "start", "half_life", "steps"} of the best schedule (steps on the grid run).
@@ -85,7 +85,7 @@ def tune_schedule(
     cand = schedule_grid(lr, steps)
     # the search stops as soon as the fastest schedule arrives, so it costs no more than it
     # saves: the slower schedules are never evolved to the end
-    found = search.steps_grid(
+    found = tuning.steps_grid(
         problem, optimizer, torch.tensor([batch]), cand["lr0"][None], target, max_steps,
         schedule=decay(cand["start"][None], cand["half_life"][None]), fewest_only=True,
         **grid,
