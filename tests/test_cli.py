@@ -1,5 +1,6 @@
 """The dlc command as a user runs it: real subprocesses, exit codes and messages."""
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import pytest
 
 import dlcurriculum
 from dlcurriculum import catalog
+from tests.golden import differences
 
 DLC = [sys.executable, "-m", "dlcurriculum"]
 PKG = Path(dlcurriculum.__file__).parent
@@ -26,7 +28,8 @@ def dlc(*args: str, cwd: Path, input: str | None = None) -> subprocess.Completed
         text=True,
         input=input,
         timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
+        # one thread: one job per core, and the golden figures were recorded so
+        env={**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1"},
     )
 
 
@@ -84,6 +87,7 @@ def test_run_then_report(tmp_path: Path) -> None:
     assert "SMOKE run, not judged" in result.stdout and "Wall time" in result.stdout
     assert "test accuracy ≥" in result.stdout
     [run_dir] = (tmp_path / "runs" / "mnist").iterdir()
+    assert not differences("mnist", json.loads((run_dir / "summary.json").read_text()))
     (run_dir / "report.md").unlink()
     rebuilt = dlc("report", str(run_dir), cwd=tmp_path)
     assert rebuilt.returncode == 0 and (run_dir / "report.md").exists()
@@ -215,6 +219,8 @@ def test_every_experiment_runs_from_the_command_line(tmp_path: Path, experiment:
     assert "Report:" in result.stdout and "SMOKE run, not judged" in result.stdout
     [run_dir] = (tmp_path / "runs" / experiment).iterdir()
     assert (run_dir / "report.md").exists() and (run_dir / "criteria.json").exists()
+    # the figures are the golden ones: a change that moves them is deliberate and recorded
+    assert not differences(experiment, json.loads((run_dir / "summary.json").read_text()))
 
 
 def test_rlhf_starts_from_a_chapter_1_run_as_the_page_says(tmp_path: Path) -> None:
@@ -226,6 +232,7 @@ def test_rlhf_starts_from_a_chapter_1_run_as_the_page_says(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr[-2000:]
     [run_dir] = (tmp_path / "runs" / "rlhf").iterdir()
     assert (run_dir / "report.md").exists() and (run_dir / "labels.sqlite").exists()
+    assert not differences("rlhf", json.loads((run_dir / "summary.json").read_text()))
 
 
 def test_console_text_is_never_markup(capsys: pytest.CaptureFixture[str]) -> None:
