@@ -56,8 +56,14 @@ def differences(experiment: str, summary: dict[str, Any]) -> list[str]:
     return [
         f"{k}: golden {golden.get(k)!r}, now {now.get(k)!r}"
         for k in keys
-        if golden.get(k) != now.get(k)
+        if not _equal(golden.get(k), now.get(k))
     ]
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Equal, where nan equals nan (a figure that is nan both times has not moved)."""
+    both_nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return both_nan or a == b
 
 
 def smoke_summary(experiment: str, cwd: Path) -> dict[str, Any]:
