@@ -32,6 +32,13 @@ def test_metric_logger_resume_drops_rows_after_checkpoint(tmp_path: Path) -> Non
     assert any(p.name.startswith("events.out.tfevents") for p in tmp_path.iterdir())
 
 
+def test_read_jsonl_keeps_every_object_line_and_only_those(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    assert runs.read_jsonl(path) == []
+    path.write_bytes(b'{"a": 1}\n5\n\xff\xfe\n[1]\n{"a": 2}\n{"a": 3, "b"')
+    assert runs.read_jsonl(path) == [{"a": 1}, {"a": 2}]
+
+
 def test_checkpoints_are_pruned_and_latest_is_found(tmp_path: Path) -> None:
     for step in (10, 20, 30):
         runs.save_checkpoint(tmp_path, step, {"x": torch.tensor([step])})

@@ -63,7 +63,7 @@ class ReplyCache:
         if path.exists() and not path.read_bytes().endswith(b"\n") and path.stat().st_size:
             with path.open("a") as f:  # a crash tore the last line: start the next row clean
                 f.write("\n")
-        for row in _read_jsonl(path):
+        for row in runs.read_jsonl(path):
             key = (row.get("group", ""), row["question"])
             self.entries.setdefault(key, []).append((row["reply"], row["score"]))
 
@@ -92,18 +92,6 @@ class ReplyCache:
             out.append(Case(q, *self.entries[(group, q)][seen[q]]))
             seen[q] += 1
         return out
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:  # a line torn by a crash
-            continue
-    return rows
 
 
 @dataclass

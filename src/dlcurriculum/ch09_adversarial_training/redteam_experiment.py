@@ -30,7 +30,6 @@ from dlcurriculum.ch09_adversarial_training.redteam import (
     Case,
     Pipeline,
     ReplyCache,
-    _read_jsonl,
     rl_finetune,
     supervised_finetune,
 )
@@ -245,7 +244,7 @@ def run_redteam(cfg: RedTeamConfig, run_dir: Path) -> Result:
     for method in (m for m in METHODS if m in cfg.methods):
         path = run_dir / "cases" / f"{method}.jsonl"
         if path.exists():  # finished before an interruption
-            rows = _read_jsonl(path)
+            rows = runs.read_jsonl(path)
             cases = [Case(r["question"], r["reply"], r["score"]) for r in rows[1:]]
             sampled = rows[0]["sampled"]
         else:
@@ -481,7 +480,7 @@ def _sections(record: RunRecord) -> list[tuple[str, str]]:
              f"Supervised learning trained on {s.get('supervised_train', 'failing questions')}."
              "\n\n")  # fmt: skip
     clusters = json.loads((record.run_dir / "clusters.json").read_text())
-    failures = _read_jsonl(record.run_dir / "failures.jsonl")
+    failures = runs.read_jsonl(record.run_dir / "failures.jsonl")
     body = [WARNING, ""]
     if clusters:
         body += ["Clusters of failing questions (k-means on all-MiniLM-L6-v2 embeddings):", ""]

@@ -101,10 +101,9 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """Every logged row of metrics.jsonl, skipping a line torn by a crash or that is not a
-    JSON object (the file is read as bytes, so one bad byte costs only its line)."""
-    path = run_dir / "metrics.jsonl"
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every JSON-object line of a JSONL file, skipping a line torn by a crash or that is not
+    a JSON object (read as bytes, so one bad byte costs only its line); [] when missing."""
     if not path.exists():
         return []
     rows = []
@@ -116,6 +115,11 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
         if isinstance(row, dict):
             rows.append(row)
     return rows
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """Every logged row of the run's metrics.jsonl."""
+    return read_jsonl(run_dir / "metrics.jsonl")
 
 
 class MetricLogger:
