@@ -120,9 +120,7 @@ def exercise_source(ch: Chapter, name: str) -> str:
     module = importlib.import_module(f"dlcurriculum.{ch.slug}.{ex.module}")
     source = inspect.getsource(getattr(module, ex.qualname))
     return "".join(
-        line
-        for line in source.splitlines(keepends=True)
-        if line.strip() not in (BEGIN, END)
+        line for line in source.splitlines(keepends=True) if line.strip() not in (BEGIN, END)
     )
 
 

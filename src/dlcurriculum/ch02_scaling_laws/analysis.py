@@ -1,9 +1,10 @@
 """Fitting scaling laws: the compute-efficient frontier, power laws, compute-optimal size.
 
 Pure numpy functions of the sweep's result rows, tested on synthetic data with known
-exponents. The two fits the learner writes live in fitting.py and arrive through `ns`. The intervals come from a bootstrap over seeds: each cell's seeds are
-resampled with replacement and every fit is redone, so the interval shows how much the
-exponents move with the randomness of training alone.
+exponents. The two fits the learner writes live in fitting.py and arrive through `ns`.
+The intervals come from a bootstrap over seeds: each cell's seeds are resampled with
+replacement and every fit is redone, so the interval shows how much the exponents move
+with the randomness of training alone.
 
 Ref: Kaplan et al. 2020, sec. 1 and 6 (frontier, L(C) and N_opt(C) power laws);
 Hoffmann et al. 2022, sec. 3.1-3.2 (IsoFLOP profiles and their minima).

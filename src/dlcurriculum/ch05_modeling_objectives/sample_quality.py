@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dlcurriculum.ch00_mnist.model import CNN, MNIST_MEAN, MNIST_STD, predict
 from dlcurriculum.ch00_mnist.loop import random_shift
+from dlcurriculum.ch00_mnist.model import CNN, MNIST_MEAN, MNIST_STD, predict
 
 
 def digit_classifier(

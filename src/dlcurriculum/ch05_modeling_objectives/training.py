@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dlcurriculum.ch00_mnist.model import CNN, predict
 from dlcurriculum.ch00_mnist.loop import random_shift
+from dlcurriculum.ch00_mnist.model import CNN, predict
 from dlcurriculum.ch05_modeling_objectives.model import Encoder
 from dlcurriculum.ch05_modeling_objectives.supervised_losses import supcon_loss, triplet_loss
 

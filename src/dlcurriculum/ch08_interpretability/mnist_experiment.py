@@ -8,8 +8,8 @@ from typing import Any
 import torch
 
 from dlcurriculum.ch00_mnist.experiments import MNIST_TEST, MNIST_TRAIN, MNISTConfig, load_splits
-from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch00_mnist.loop import evaluate, fit
+from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch08_interpretability import mnist_study as study
 from dlcurriculum.core import runs
 from dlcurriculum.core.config import RunConfig, check, require
