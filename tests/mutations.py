@@ -1,5 +1,6 @@
 """Single-bug variants of the reference solutions: each must FAIL its exercise's check with
-a message that names the mistake.
+a message that names the mistake. Each chapter lists its own in
+tests/chNN_*/test_mutations.py (SLUG, MUTATIONS); tests/test_mutation_suites.py runs them all.
 
 A mutation replaces one snippet of a reference exercise module (the text must occur exactly
 once) with the typical mistake a learner makes, writes the chapter's modules into a fresh
@@ -79,18 +80,26 @@ def assert_three_per_exercise(slug: str, mutations: list[Mutation]) -> None:
         assert n >= 3, f"{slug} {ex.name}: {n} mutations, need at least 3"
 
 
+def chapter_suites() -> list[tuple[str, list[Mutation]]]:
+    """(slug, MUTATIONS) of every chapter's tests/chNN_*/test_mutations.py."""
+    import importlib
+
+    suites = []
+    for path in sorted(Path(__file__).parent.glob("ch*/test_mutations.py")):
+        module = importlib.import_module(f"tests.{path.parent.name}.test_mutations")
+        suites.append((module.SLUG, module.MUTATIONS))
+    return suites
+
+
 def main() -> None:
     """Caught and named rates over every chapter's suite: `python -m tests.mutations`."""
-    import importlib
     import tempfile
 
     import torch
 
     torch.set_num_threads(1)
     total = caught = named = 0
-    for path in sorted(Path(__file__).parent.glob("ch*/test_mutations.py")):
-        module = importlib.import_module(f"tests.{path.parent.name}.test_mutations")
-        slug, mutations = module.SLUG, module.MUTATIONS
+    for slug, mutations in chapter_suites():
         c = n = 0
         for mutation in mutations:
             with tempfile.TemporaryDirectory() as root:

@@ -9,8 +9,6 @@ from dlcurriculum.core.exercises import check
 from tests.mutations import (
     Mutation,
     assert_named,
-    assert_reference_passes,
-    assert_three_per_exercise,
     lay_out,
 )
 
@@ -184,11 +182,6 @@ MUTATIONS = [
 OFFLINE = [m for m in MUTATIONS if m.exercise == "transformer"]
 
 
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=str)
-def test_the_mistake_is_named(mutation: Mutation, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    assert_named(SLUG, mutation, tmp_path)
-
-
 @pytest.mark.parametrize("mutation", OFFLINE, ids=str)
 def test_the_mistake_is_named_without_transformers(  # type: ignore[no-untyped-def]
     mutation: Mutation, tmp_path, monkeypatch
@@ -219,11 +212,3 @@ def test_minus_1e4_for_masked_scores_passes(tmp_path) -> None:  # type: ignore[n
     for name in ("attention_pattern", "attention", "multi_head_attention", "transformer"):
         [result] = check(SLUG, tmp_path, name)
         assert result.passed, result.message
-
-
-def test_the_reference_passes(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    assert_reference_passes(SLUG, tmp_path)
-
-
-def test_three_mistakes_per_exercise() -> None:
-    assert_three_per_exercise(SLUG, MUTATIONS)

@@ -3,13 +3,8 @@ names the mistake (tests/mutations.py). The collective checks simulate the secon
 this process first, so these run in well under a second each; only the reference and the
 mistakes the simulation cannot see reach the two real gloo processes."""
 
-import pytest
-
 from tests.mutations import (
     Mutation,
-    assert_named,
-    assert_reference_passes,
-    assert_three_per_exercise,
 )
 
 SLUG = "ch03_training_at_scale"
@@ -75,16 +70,3 @@ MUTATIONS = [
         r"divide by world_size",
     ),
 ]
-
-
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=str)
-def test_the_mistake_is_named(mutation: Mutation, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    assert_named(SLUG, mutation, tmp_path)
-
-
-def test_the_reference_passes(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    assert_reference_passes(SLUG, tmp_path)
-
-
-def test_three_mistakes_per_exercise() -> None:
-    assert_three_per_exercise(SLUG, MUTATIONS)
