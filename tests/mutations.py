@@ -9,9 +9,12 @@ workspace as `dlc start` would lay them out, and runs `dlc check`'s grader on th
 "caught, but the message does not name the mistake" (it counts against the named rate).
 """
 
+import importlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from dlcurriculum.core.checks import CheckResult
 from dlcurriculum.core.exercises import chapter_exercises, check, learner_source, reference_path
@@ -80,10 +83,45 @@ def assert_three_per_exercise(slug: str, mutations: list[Mutation]) -> None:
         assert n >= 3, f"{slug} {ex.name}: {n} mutations, need at least 3"
 
 
+COUNTED = """
+import pathlib as _pathlib
+
+
+def _counted(fn):
+    def counted(*args, **kwargs):
+        _pathlib.Path(__file__).with_name(fn.__name__ + ".called").touch()
+        return fn(*args, **kwargs)
+
+    return counted
+"""
+
+
+def counting_workspace(slug: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A workspace in `root` whose exercise modules are the reference with each exercise
+    leaving `<qualname>.called` beside its file when called, while the reference exercises
+    raise if anything reaches them (also in forked processes). Returns the chapter folder:
+    an `--impl` run that used only the learner's code leaves one mark per exercise it calls."""
+    folder = root / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    by_module: dict[str, list[str]] = {}
+    for ex in chapter_exercises(slug):
+        by_module.setdefault(ex.module, []).append(ex.qualname)
+    for module, names in by_module.items():
+        source = reference_path(slug, module).read_text() + COUNTED
+        source += "".join(f"{name} = _counted({name})\n" for name in names)
+        (folder / f"{module}.py").write_text(source)
+        reference = importlib.import_module(f"dlcurriculum.{slug}.{module}")
+        for name in names:
+            monkeypatch.setattr(reference, name, _refuse)
+    return folder
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("an --impl run reached the reference exercise")
+
+
 def chapter_suites() -> list[tuple[str, list[Mutation]]]:
     """(slug, MUTATIONS) of every chapter's tests/chNN_*/test_mutations.py."""
-    import importlib
-
     suites = []
     for path in sorted(Path(__file__).parent.glob("ch*/test_mutations.py")):
         module = importlib.import_module(f"tests.{path.parent.name}.test_mutations")

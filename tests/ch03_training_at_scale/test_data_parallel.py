@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-from dlcurriculum.ch03_training_at_scale import data_parallel
 from dlcurriculum.ch03_training_at_scale.buckets import GradientBuckets
 from dlcurriculum.ch03_training_at_scale.comm import SingleComm
 from dlcurriculum.ch03_training_at_scale.config import DPConfig, ModelParallelConfig
@@ -18,6 +17,7 @@ from dlcurriculum.core import exercises
 from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.errors import DlcError
 from tests.ch03_training_at_scale.workers import both_models
+from tests.mutations import counting_workspace
 
 CNN = DPConfig(model="cnn", data="synthetic", steps=6, batch_size=16, width=4)
 LM = DPConfig(model="transformer", data="synthetic", steps=6, batch_size=8, d_model=32, n_ctx=32)
@@ -109,36 +109,14 @@ def test_world_size_must_divide_the_batch() -> None:
         ModelParallelConfig(batch_size=16, micro_batches=3)
 
 
-COUNTED = """
-import pathlib as _pathlib
-
-
-def _counted(fn):
-    def counted(*args, **kwargs):
-        _pathlib.Path(__file__).with_name(fn.__name__ + ".called").touch()
-        return fn(*args, **kwargs)
-
-    return counted
-"""
-
-
-def _refuse(*args: object, **kwargs: object) -> None:
-    raise AssertionError("an --impl run reached the reference exercise")
-
-
 def test_impl_run_calls_only_the_learners_exercises(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With --impl both ranks run the learner's three functions (each marks that it was
     called) and never the reference ones (which raise here, and in the forked ranks)."""
     slug = "ch03_training_at_scale"
-    names = [e.qualname for e in exercises.chapter_exercises(slug)]
-    source = exercises.reference_path(slug, "data_parallel").read_text() + COUNTED
-    (tmp_path / slug).mkdir()
-    learner = tmp_path / slug / "data_parallel.py"
-    learner.write_text(source + "".join(f"{name} = _counted({name})\n" for name in names))
-    for name in names:
-        monkeypatch.setattr(data_parallel, name, _refuse)
+    folder = counting_workspace(slug, tmp_path, monkeypatch)
     ranks = launch_torch(train_dp, 2, dataclasses.replace(LM, impl=str(tmp_path)))
     assert ranks[0]["losses"] == ranks[1]["losses"]
-    assert {p.stem for p in learner.parent.glob("*.called")} == set(names)
+    names = {e.qualname for e in exercises.chapter_exercises(slug)}
+    assert {p.stem for p in folder.glob("*.called")} == names

@@ -1,7 +1,6 @@
 """`dlc run nqm` end to end on the smoke preset, and the criteria on planted summaries."""
 
 import dataclasses
-import importlib
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +12,7 @@ from dlcurriculum.core import exercises
 from dlcurriculum.core.config import ConfigError, to_dict
 from dlcurriculum.core.experiment import Result, launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE, RunRecord, judge_run
+from tests.mutations import counting_workspace
 
 
 @pytest.fixture(scope="module")
@@ -90,44 +90,17 @@ def test_impl_workspace_runs_the_learners_functions(smoke_run: Result, tmp_path:
     assert got["constant"]["steps"][0] < ref["constant"]["steps"][0]
 
 
-COUNTED = """
-import pathlib as _pathlib
-
-
-def _counted(fn):
-    def counted(*args, **kwargs):
-        _pathlib.Path(__file__).with_name(fn.__name__ + ".called").touch()
-        return fn(*args, **kwargs)
-
-    return counted
-"""
-
-
 def test_impl_run_calls_only_the_learners_exercises(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every exercise an --impl run uses is the learner's: each of the learner's files marks
     that it was called, and the reference versions would raise if anything reached them."""
-    slug = "ch04_optimization"
-    folder = tmp_path / "ws" / slug
-    folder.mkdir(parents=True)
-    by_module = {"nqm": ("nqm_expected_loss", "adam_step"), "search": ("steps_to_target",)}
-    for module, names in by_module.items():
-        source = exercises.reference_path(slug, module).read_text() + COUNTED
-        source += "".join(f"{name} = _counted({name})\n" for name in names)
-        (folder / f"{module}.py").write_text(source)
-        reference = importlib.import_module(f"dlcurriculum.{slug}.{module}")
-        for name in names:
-            monkeypatch.setattr(reference, name, _refuse)
+    folder = counting_workspace("ch04_optimization", tmp_path / "ws", monkeypatch)
     cfg = dataclasses.replace(PRESETS["smoke"], impl=str(tmp_path / "ws"))
     (tmp_path / "run").mkdir()
     run(cfg, tmp_path / "run")
     called = {p.stem for p in folder.glob("*.called")}
     assert called == {"nqm_expected_loss", "adam_step", "steps_to_target"}
-
-
-def _refuse(*args: object, **kwargs: object) -> None:
-    raise AssertionError("an --impl run reached the reference exercise")
 
 
 def _study(small: float, large: float, b_crit: float, steps0: float, err: float = 0.2) -> dict:
