@@ -6,8 +6,8 @@ from importlib import resources
 import pytest
 
 from dlcurriculum import catalog
-from dlcurriculum.catalog import Chapter
-from dlcurriculum.chapters import CHAPTERS
+from dlcurriculum.catalog import CHAPTERS
+from dlcurriculum.core.curriculum import Chapter
 from dlcurriculum.core.errors import DlcError
 
 SLUGS = (

@@ -1,79 +1,37 @@
-"""The curriculum as data: chapters, readings, exercises and the experiments that run them.
+"""The curriculum as data: every chapter package's record (its chapter.py), and lookups.
 
-The records here are the single source for `dlc list`, `dlc show`, progress and the site.
-The chapter texts themselves live in `chapters.py`; the long-form page of each chapter
-is its package's README.md.
+The records are the single source for `dlc list`, `dlc show`, progress and the site; the
+long-form page of each chapter is its package's README.md.
 """
 
-from dataclasses import dataclass, field
-from importlib import resources
-from typing import Literal
+import importlib
+import pkgutil
+import re
 
+import dlcurriculum
+from dlcurriculum.core.curriculum import Chapter, Experiment
 from dlcurriculum.core.errors import DlcError
 
+SLUGS: tuple[str, ...] = tuple(
+    sorted(
+        m.name
+        for m in pkgutil.iter_modules(dlcurriculum.__path__)
+        if re.fullmatch(r"ch\d\d_\w+", m.name)
+    )
+)
+"""Every chapter package, in curriculum order (ch00_mnist ... ch09_adversarial_training)."""
 
-@dataclass(frozen=True)
-class Reading:
-    """One reading: what it is, where to find it, what to read of it and why."""
+CHAPTERS: tuple[Chapter, ...] = tuple(
+    importlib.import_module(f"dlcurriculum.{slug}.chapter").CHAPTER for slug in SLUGS
+)
+"""The prerequisite (0) and chapters 1-9, in curriculum order."""
 
-    title: str
-    authors: str
-    year: int
-    url: str
-    section: str
-    """Which part to read (e.g. "sections 1-3", "all")."""
-    why: str
-    """One sentence on what the reader gets out of it."""
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """An exercise as the curriculum states it, in our words, with its success criteria."""
-
-    title: str
-    description: str
-    success_criteria: tuple[str, ...]
-    kind: Literal["practical", "theoretical", "alternative"] = "practical"
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """A runnable experiment: `dlc run <name>`. Resolved lazily so listing stays fast."""
-
-    name: str
-    chapter: int
-    module: str
-    """Import path of the module holding the ExperimentSpec."""
-    attr: str
-    """Name of the ExperimentSpec in that module."""
-    summary: str
-
-
-@dataclass(frozen=True)
-class Chapter:
-    """One part of the curriculum: the prerequisite (0) or chapters 1-9."""
-
-    number: int
-    slug: str
-    """Package name, e.g. ch01_transformers."""
-    title: str
-    summary: str
-    recommended: tuple[Reading, ...]
-    optional: tuple[Reading, ...]
-    exercises: tuple[Exercise, ...]
-    time: str = ""
-    """Rough time to budget, e.g. "1-2 weeks"."""
-    experiments: tuple[Experiment, ...] = field(default=())
-
-    def readme(self) -> str:
-        """The chapter page (its package's README.md)."""
-        return resources.files(f"dlcurriculum.{self.slug}").joinpath("README.md").read_text()
-
-
-IMPORTANCE_ORDER: tuple[int, ...] = (1, 6, 2, 7, 4, 8, 9, 3, 5)
+IMPORTANCE_ORDER: tuple[int, ...] = tuple(
+    c.number for c in sorted((c for c in CHAPTERS if c.rank), key=lambda c: c.rank or 0)
+)
 """The curriculum's suggested order when time is short: most important first."""
 
-HELPS: dict[int, tuple[int, ...]] = {1: (2, 3, 8, 9), 6: (7,)}
+HELPS: dict[int, tuple[int, ...]] = {c.number: c.helps for c in CHAPTERS if c.helps}
 """Chapter -> chapters it helps with (do it first)."""
 
 
@@ -84,8 +42,6 @@ def prerequisites_of(number: int) -> tuple[int, ...]:
 
 def chapters() -> dict[int, Chapter]:
     """All chapters, keyed by number (0 = prerequisite)."""
-    from dlcurriculum.chapters import CHAPTERS
-
     return {c.number: c for c in CHAPTERS}
 
 

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from importlib import resources
 
 from dlcurriculum import catalog
-from dlcurriculum.catalog import Chapter, Reading, prerequisites_of
+from dlcurriculum.catalog import prerequisites_of
+from dlcurriculum.core.curriculum import Chapter, Reading
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import BEGIN, END, HINT, Exercise, chapter_exercises
 

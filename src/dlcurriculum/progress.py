@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dlcurriculum.catalog import IMPORTANCE_ORDER, Chapter, chapters, prerequisites_of
+from dlcurriculum.catalog import IMPORTANCE_ORDER, chapters, prerequisites_of
 from dlcurriculum.core import report
+from dlcurriculum.core.curriculum import Chapter
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import chapter_exercises
 from dlcurriculum.core.runs import atomic_write_text

@@ -13,13 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dlcurriculum.ch01_transformers import EXERCISES, checks
+from dlcurriculum.ch01_transformers import checks
 from dlcurriculum.ch01_transformers.attention import (
     Attention,
     attention,
     attention_pattern,
     causal_mask,
 )
+from dlcurriculum.ch01_transformers.chapter import EXERCISES
 from dlcurriculum.ch01_transformers.experiments import REVERSE_PRESETS, run_reverse
 from dlcurriculum.ch01_transformers.model import (
     LayerNorm,

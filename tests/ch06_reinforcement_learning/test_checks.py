@@ -13,8 +13,9 @@ import pytest
 import torch
 from torch import Tensor
 
-from dlcurriculum.ch06_reinforcement_learning import EXERCISES, checks
+from dlcurriculum.ch06_reinforcement_learning import checks
 from dlcurriculum.ch06_reinforcement_learning.buffer import Minibatch, RolloutBuffer
+from dlcurriculum.ch06_reinforcement_learning.chapter import EXERCISES
 from dlcurriculum.ch06_reinforcement_learning.experiments import CARTPOLE_PRESETS
 from dlcurriculum.ch06_reinforcement_learning.gae import compute_gae
 from dlcurriculum.ch06_reinforcement_learning.losses import approx_kl, explained_variance

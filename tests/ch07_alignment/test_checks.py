@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import Tensor
 
-from dlcurriculum.ch07_alignment import EXERCISES, checks
+from dlcurriculum.ch07_alignment import checks
+from dlcurriculum.ch07_alignment.chapter import EXERCISES
 from dlcurriculum.ch07_alignment.reward_model import reward_model_loss
 from dlcurriculum.ch07_alignment.rlhf import completion_kl, normalize_rewards, ppo_token_loss
 from dlcurriculum.core.checks import ExerciseFailure

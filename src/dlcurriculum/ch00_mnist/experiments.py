@@ -13,9 +13,8 @@ from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.report import RunRecord, at_least, pyplot, save_figure
 from dlcurriculum.core.seed import choose_device, seed_everything
+from dlcurriculum.data.mnist import MNIST_TEST, MNIST_TRAIN
 
-MNIST_TRAIN, MNIST_TEST = 60_000, 10_000
-"""Images in MNIST's training and test sets."""
 MAX_SHIFT = 27
 """The largest augmentation shift that leaves any pixel: 28 moves all of them out of the frame."""
 

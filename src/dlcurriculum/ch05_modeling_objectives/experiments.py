@@ -12,7 +12,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dlcurriculum.ch00_mnist.experiments import MNIST_TEST, MNIST_TRAIN
 from dlcurriculum.ch05_modeling_objectives.evaluation import embed, few_shot_accuracy, support_split
 from dlcurriculum.ch05_modeling_objectives.model import Encoder
 from dlcurriculum.ch05_modeling_objectives.report import (
@@ -32,6 +31,7 @@ from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.report import Criterion, RunRecord, Verdict, at_least, not_measured
 from dlcurriculum.core.seed import choose_device, rng_state, seed_everything, set_rng_state
+from dlcurriculum.data.mnist import MNIST_TEST, MNIST_TRAIN
 
 SLUG = "ch05_modeling_objectives"
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from dlcurriculum.ch00_mnist.experiments import MNIST_TEST, MNIST_TRAIN
 from dlcurriculum.ch05_modeling_objectives import diffusion
 from dlcurriculum.ch05_modeling_objectives.experiments import BUDGET, in_budget
 from dlcurriculum.ch05_modeling_objectives.generative_report import (
@@ -40,6 +39,7 @@ from dlcurriculum.core.report import (
 )
 from dlcurriculum.core.runs import atomic_open
 from dlcurriculum.core.seed import choose_device, seed_everything
+from dlcurriculum.data.mnist import MNIST_TEST, MNIST_TRAIN
 
 N_SHOWN = 64  # samples drawn in the report's grid
 # The test ELBO's reconstruction term is at most minus the test images' mean Bernoulli

