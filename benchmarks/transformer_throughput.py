@@ -20,8 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.config import TransformerConfig
+from dlcurriculum.ch01_transformers.lm_training import autocast, lm_loss, make_optimizer
 from dlcurriculum.ch01_transformers.model import Transformer
-from dlcurriculum.ch01_transformers.training import autocast, lm_loss, make_optimizer
 
 
 def _sync(device: torch.device) -> None:

@@ -21,7 +21,8 @@ from dlcurriculum.ch01_transformers.attention import (
     causal_mask,
 )
 from dlcurriculum.ch01_transformers.chapter import EXERCISES
-from dlcurriculum.ch01_transformers.experiments import REVERSE_PRESETS, run_reverse
+from dlcurriculum.ch01_transformers.config import PRESETS
+from dlcurriculum.ch01_transformers.experiments import run_reverse
 from dlcurriculum.ch01_transformers.model import (
     LayerNorm,
     Transformer,
@@ -124,7 +125,8 @@ def test_impl_workspace_runs_end_to_end(tmp_path: Path) -> None:
     exercises.start("ch01_transformers", tmp_path / "skeleton")
     with pytest.raises(NotImplementedError):
         run_reverse(
-            dataclasses.replace(REVERSE_PRESETS["smoke"], impl=str(tmp_path / "skeleton")), tmp_path
+            dataclasses.replace(PRESETS["reverse"]["smoke"], impl=str(tmp_path / "skeleton")),
+            tmp_path,
         )
     solved = tmp_path / "solved" / "ch01_transformers"
     solved.mkdir(parents=True)
@@ -132,7 +134,7 @@ def test_impl_workspace_runs_end_to_end(tmp_path: Path) -> None:
         shutil.copy(exercises.reference_path("ch01_transformers", module), solved / f"{module}.py")
     # fast_path is ignored with impl: the learner's attention must run
     cfg = dataclasses.replace(
-        REVERSE_PRESETS["smoke"], impl=str(tmp_path / "solved"), fast_path=True
+        PRESETS["reverse"]["smoke"], impl=str(tmp_path / "solved"), fast_path=True
     )
     assert not cfg.model_config(2, 2).fast_path
     run_dir = tmp_path / "run_solved"

@@ -8,13 +8,8 @@ import pytest
 
 from dlcurriculum import load_shakespeare_model
 from dlcurriculum.ch01_transformers import experiments
-from dlcurriculum.ch01_transformers.experiments import (
-    REVERSE,
-    REVERSE_PRESETS,
-    SHAKESPEARE,
-    SHAKESPEARE_PRESETS,
-    run_reverse,
-)
+from dlcurriculum.ch01_transformers.config import PRESETS, ReverseConfig, ShakespeareConfig
+from dlcurriculum.ch01_transformers.experiments import REVERSE, SHAKESPEARE, run_reverse
 from dlcurriculum.core.config import ConfigError, to_dict
 from dlcurriculum.core.experiment import ExperimentSpec, launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE, RunRecord, judge_run
@@ -30,7 +25,7 @@ def synthetic_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_reverse_smoke_computes_its_criteria_and_writes_the_report(tmp_path: Path) -> None:
-    result, judgement = launch(REVERSE, REVERSE_PRESETS["smoke"], "smoke", tmp_path)
+    result, judgement = launch(REVERSE, PRESETS["reverse"]["smoke"], "smoke", tmp_path)
     run_dir = result.run_dir
     for name in (
         "config.json",
@@ -49,14 +44,14 @@ def test_reverse_smoke_computes_its_criteria_and_writes_the_report(tmp_path: Pat
         "eval/accuracy_second_half",
         "eval/accuracy_first_half",
     } <= set(rows[-1])
-    assert len(result.summary["accuracy_by_position"]) == 2 * REVERSE_PRESETS["smoke"].seq_len
+    assert len(result.summary["accuracy_by_position"]) == 2 * PRESETS["reverse"]["smoke"].seq_len
     assert judgement.status == SMOKE and len(judgement.verdicts) == 2
     assert all(v.status in (PASS, FAIL) for _, v in judgement.verdicts), judgement
     assert "SMOKE run, not judged" in (run_dir / "report.md").read_text()
 
 
 def test_reverse_same_seed_same_metrics_and_resume_continues_identically(tmp_path: Path) -> None:
-    cfg = REVERSE_PRESETS["smoke"]
+    cfg = PRESETS["reverse"]["smoke"]
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
     run_reverse(cfg, a)
@@ -72,7 +67,7 @@ def test_reverse_same_seed_same_metrics_and_resume_continues_identically(tmp_pat
 
 
 def test_shakespeare_smoke_saves_a_loadable_model(tmp_path: Path, synthetic_corpus: None) -> None:
-    result, judgement = launch(SHAKESPEARE, SHAKESPEARE_PRESETS["smoke"], "smoke", tmp_path)
+    result, judgement = launch(SHAKESPEARE, PRESETS["shakespeare"]["smoke"], "smoke", tmp_path)
     run_dir = result.run_dir
     s = result.summary
     for key in ("val_loss", "val_perplexity", "unigram_val_loss", "samples", "tokens_per_s"):
@@ -94,17 +89,17 @@ def test_shakespeare_smoke_saves_a_loadable_model(tmp_path: Path, synthetic_corp
 
 def test_configs_reject_bad_values() -> None:
     with pytest.raises(ConfigError, match="d_model=30 must be divisible by n_heads=4"):
-        experiments.ReverseConfig(d_model=30, n_heads=4)
+        ReverseConfig(d_model=30, n_heads=4)
     with pytest.raises(ConfigError, match="need warmup_steps < steps: got 10 >= 10"):
-        experiments.ShakespeareConfig(steps=10, warmup_steps=10)
+        ShakespeareConfig(steps=10, warmup_steps=10)
     with pytest.raises(ConfigError, match="need min_lr <= lr"):
-        experiments.ReverseConfig(lr=1e-4, min_lr=1e-3)
+        ReverseConfig(lr=1e-4, min_lr=1e-3)
     with pytest.raises(ConfigError, match=r"max_vocab must be 0 .* got 1"):
-        experiments.ShakespeareConfig(max_vocab=1)
+        ShakespeareConfig(max_vocab=1)
     with pytest.raises(ConfigError, match=r"val_fraction=0.9 of n_regions=2 .* leaves none"):
-        experiments.ShakespeareConfig(n_regions=2, val_fraction=0.9)
+        ShakespeareConfig(n_regions=2, val_fraction=0.9)
     with pytest.raises(ConfigError, match="prompt must not be empty"):
-        experiments.ShakespeareConfig(prompt="")
+        ShakespeareConfig(prompt="")
 
 
 def _record(spec: ExperimentSpec, summary: dict, *sets: str) -> RunRecord:

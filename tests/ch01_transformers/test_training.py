@@ -3,12 +3,12 @@
 import pytest
 import torch
 
+from dlcurriculum.ch01_transformers.lm_training import lm_loss, lr_at, make_optimizer, train_step
 from dlcurriculum.ch01_transformers.reversal import (
     evaluate_reversal,
     per_position_accuracy,
     reversal_batch,
 )
-from dlcurriculum.ch01_transformers.training import lm_loss, lr_at, make_optimizer, train_step
 
 from .helpers import tiny_model
 

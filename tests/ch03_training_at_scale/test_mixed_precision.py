@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from dlcurriculum.ch01_transformers.config import TransformerConfig
+from dlcurriculum.ch01_transformers.lm_training import lm_loss
 from dlcurriculum.ch01_transformers.model import Transformer
-from dlcurriculum.ch01_transformers.training import lm_loss
 from dlcurriculum.ch03_training_at_scale.mixed_precision import (
     DynamicLossScaler,
     autocast,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from dlcurriculum.ch07_alignment.experiments import RLHF
-from dlcurriculum.ch07_alignment.results import rise_interval, wilson_interval
+from dlcurriculum.ch07_alignment.report import rise_interval, wilson_interval
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, Judgement
 from tests.criteria import judge_summary, statuses
 

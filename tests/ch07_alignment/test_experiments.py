@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from dlcurriculum.ch07_alignment import stages
-from dlcurriculum.ch07_alignment.experiments import PRESETS, RLHF
+from dlcurriculum.ch07_alignment.config import PRESETS
+from dlcurriculum.ch07_alignment.experiments import RLHF
 from dlcurriculum.core import runs
 from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.errors import DlcError
@@ -35,7 +36,7 @@ def test_smoke_run_writes_every_stage_and_a_report(tmp_path: Path, monkeypatch) 
         assert (d / name).exists(), name
     rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
     assert {"objective/kl", "objective/reward", "policy/clipfrac"} <= set(rows[0])
-    s, cfg = result.summary, PRESETS["smoke"]
+    s, cfg = result.summary, PRESETS["rlhf"]["smoke"]
     assert s["milestones"][0]["target"] == 0.0
     assert sum(s["label_counts"].values()) == cfg.n_label_samples  # every sample labeled
     assert all(m["n"] == cfg.eval_samples for m in s["milestones"])  # the judge's counts
@@ -55,7 +56,7 @@ def test_smoke_run_writes_every_stage_and_a_report(tmp_path: Path, monkeypatch) 
     for m in s["milestones"][1:]:
         assert (d / "milestones" / f"kl_{m['target']:g}.pt").exists()
     # same seed, same metrics (STYLE.md section 7), even across a crash inside PPO
-    again = _interrupted_then_resumed(tmp_path, "b", monkeypatch, crash_at=2)
+    again = _interrupted_then_resumed(tmp_path, "b", monkeypatch, crash_at=1)
     assert (again.run_dir / "metrics.jsonl").read_text() == (d / "metrics.jsonl").read_text()
     for key in ("milestones", "final_kl", "iterations", "low_clip_iterations", "bt_accuracy"):
         assert again.summary[key] == s[key], key
@@ -66,7 +67,11 @@ class SimulatedCrash(Exception):
 
 
 def _interrupted_then_resumed(tmp_path: Path, name: str, monkeypatch, crash_at: int):  # type: ignore[no-untyped-def]
-    """A run killed when PPO saves its checkpoint of iteration `crash_at`, then resumed."""
+    """A run killed when PPO saves its checkpoint step `crash_at`, then resumed.
+
+    The checkpoint of step s is written once iteration s + 1 has measured its KL, so it
+    resumes at iteration s + 1 and drops the metrics logged from there on.
+    """
     save = runs.save_checkpoint
 
     def crash(run_dir: Path, step: int, state: dict) -> Path:  # type: ignore[type-arg]
@@ -81,7 +86,7 @@ def _interrupted_then_resumed(tmp_path: Path, name: str, monkeypatch, crash_at: 
     (run_dir,) = (tmp_path / name / "rlhf").iterdir()
     assert runs.latest_checkpoint(run_dir).name == f"step_{crash_at - 1:08d}.pt"
     rows = runs.read_metrics(run_dir)
-    assert rows[-1]["step"] == crash_at - 1  # the crash came after that iteration's update
+    assert rows[-1]["step"] == crash_at  # logged, but the resumed run redoes it
     result, _ = resume(RLHF, run_dir)
     return result
 
@@ -90,7 +95,7 @@ def test_negative_flag_and_missing_policy(tmp_path: Path) -> None:
     result, _ = _run(tmp_path, "neg", "negative=true", "max_iterations=2")
     assert "**negative**" in (result.run_dir / "report.md").read_text()
     with pytest.raises(DlcError, match="dlc run shakespeare --preset quick"):
-        launch(RLHF, PRESETS["smoke"], "smoke", tmp_path / "none")
+        launch(RLHF, PRESETS["rlhf"]["smoke"], "smoke", tmp_path / "none")
 
 
 def test_a_missing_judge_model_fails_before_any_work(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from dlcurriculum.ch07_alignment.label_pooling import export_labels, import_labels
 from dlcurriculum.ch07_alignment.labels import (
     LABELS,
     LabelStore,
@@ -149,39 +150,39 @@ def test_export_import_round_trip_is_idempotent_and_pools_people(tmp_path: Path)
     # Bob's copy also has a sample Alice never had.
     extra = bob.add_samples(["only bob has this"], "corpus")[0]
     bob.record(extra, "positive", "bob")
-    assert alice.export_jsonl(tmp_path / "alice.jsonl") == 4
-    assert bob.export_jsonl(tmp_path / "bob.jsonl") == 3
+    assert export_labels(alice, tmp_path / "alice.jsonl") == 4
+    assert export_labels(bob, tmp_path / "bob.jsonl") == 3
 
     pooled = LabelStore(tmp_path / "pooled.db")
-    assert pooled.import_jsonl(tmp_path / "alice.jsonl") == 4
-    assert pooled.import_jsonl(tmp_path / "bob.jsonl") == 3
-    assert pooled.import_jsonl(tmp_path / "alice.jsonl") == 0  # idempotent
-    assert pooled.import_jsonl(tmp_path / "bob.jsonl") == 0
+    assert import_labels(pooled, tmp_path / "alice.jsonl") == 4
+    assert import_labels(pooled, tmp_path / "bob.jsonl") == 3
+    assert import_labels(pooled, tmp_path / "alice.jsonl") == 0  # idempotent
+    assert import_labels(pooled, tmp_path / "bob.jsonl") == 0
     assert _comparable(pooled) == sorted(_comparable(alice) + _comparable(bob))
     assert pooled.labelers() == {"alice": 4, "bob": 3}
     assert pooled.progress("alice") == (4, 5)  # only labeled samples travel
     # Importing one's own export back changes nothing either.
-    assert alice.import_jsonl(tmp_path / "alice.jsonl") == 0
+    assert import_labels(alice, tmp_path / "alice.jsonl") == 0
     # And a second export of the pooled store re-imports into Alice without duplicates.
-    pooled.export_jsonl(tmp_path / "pooled.jsonl")
-    assert alice.import_jsonl(tmp_path / "pooled.jsonl") == 3
+    export_labels(pooled, tmp_path / "pooled.jsonl")
+    assert import_labels(alice, tmp_path / "pooled.jsonl") == 3
 
 
 def test_import_of_a_bad_file_imports_nothing(tmp_path: Path) -> None:
     alice = _store(tmp_path / "alice.db")
     _label_all(alice, "alice", ["positive", "negative"])
-    alice.export_jsonl(tmp_path / "a.jsonl")
+    export_labels(alice, tmp_path / "a.jsonl")
     lines = (tmp_path / "a.jsonl").read_text().splitlines()
     bad = json.loads(lines[1]) | {"label": "ecstatic"}
     (tmp_path / "bad.jsonl").write_text(lines[0] + "\n" + json.dumps(bad) + "\n")
     (tmp_path / "junk.jsonl").write_text("{not json\n")
     other = LabelStore(tmp_path / "other.db")
     with pytest.raises(DlcError, match=r"bad\.jsonl:2"):
-        other.import_jsonl(tmp_path / "bad.jsonl")
+        import_labels(other, tmp_path / "bad.jsonl")
     with pytest.raises(DlcError, match=r"junk\.jsonl:1 is not JSON"):
-        other.import_jsonl(tmp_path / "junk.jsonl")
+        import_labels(other, tmp_path / "junk.jsonl")
     with pytest.raises(DlcError, match="No label file"):
-        other.import_jsonl(tmp_path / "missing.jsonl")
+        import_labels(other, tmp_path / "missing.jsonl")
     assert other.labelers() == {} and other.samples() == []
 
 

@@ -1,24 +1,25 @@
 """PPO without a value function: the KL, the masked policy, and reward rising on a toy reward."""
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.shakespeare import load_shakespeare_model
+from dlcurriculum.ch07_alignment.impl import load_impl
 from dlcurriculum.ch07_alignment.rlhf import (
     PPOSettings,
+    PPOState,
     RewardConstants,
     completion_kl,
     next_token_logprobs,
-    normalize_rewards,
     ppo_token_loss,
     sample_completions,
     train_ppo,
 )
-from dlcurriculum.core.runs import MetricLogger, read_metrics
+from dlcurriculum.core.runs import read_metrics
+from dlcurriculum.core.training import TrainingSession
 from tests.ch07_alignment.helpers import tiny_policy
 
 
@@ -67,11 +68,6 @@ def test_ppo_raises_a_toy_reward_and_logs_the_diagnostics(tmp_path: Path) -> Non
     ref, _ = load_shakespeare_model(tmp_path / "model.pt")
     target = tok.encode("love")[0]
     rm = CountingRM(len(tok), target)
-    ex = SimpleNamespace(
-        ppo_token_loss=ppo_token_loss,
-        completion_kl=completion_kl,
-        normalize_rewards=normalize_rewards,
-    )
     settings = PPOSettings(
         batch_size=64,
         n_tokens=10,
@@ -81,7 +77,9 @@ def test_ppo_raises_a_toy_reward_and_logs_the_diagnostics(tmp_path: Path) -> Non
         max_iterations=12,
     )
     seen: list[float] = []
-    with MetricLogger(tmp_path) as logger:
+    opt = torch.optim.Adam(policy.parameters(), lr=settings.learning_rate)
+    stateful = {"policy": policy, "optimizer": opt}
+    with TrainingSession(tmp_path, PPOState(), settings.max_iterations, "PPO", stateful) as session:
         out = train_ppo(
             policy,
             ref,
@@ -91,10 +89,11 @@ def test_ppo_raises_a_toy_reward_and_logs_the_diagnostics(tmp_path: Path) -> Non
             1,
             settings,
             RewardConstants(-1.0, 1.0, 1),
-            logger,
+            session,
+            opt,
             0,
             lambda it, kl: seen.append(kl),
-            ex,
+            load_impl(),
         )
     rows = read_metrics(tmp_path)
     for key in (
@@ -108,4 +107,4 @@ def test_ppo_raises_a_toy_reward_and_logs_the_diagnostics(tmp_path: Path) -> Non
     rewards = [r["objective/reward"] for r in rows]
     assert sum(rewards[-3:]) / 3 > sum(rewards[:3]) / 3 + 0.1
     assert seen[0] == pytest.approx(0.0, abs=1e-5) and seen[-1] > seen[0]
-    assert out["iteration"] == settings.max_iterations - 1
+    assert out.iteration == settings.max_iterations - 1

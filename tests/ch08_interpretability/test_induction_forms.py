@@ -4,8 +4,8 @@ the chapter's scores and ablation find it (the quick Shakespeare run takes minut
 import torch
 
 from dlcurriculum.ch01_transformers.config import TransformerConfig
+from dlcurriculum.ch01_transformers.lm_training import make_optimizer, train_step
 from dlcurriculum.ch01_transformers.model import Transformer
-from dlcurriculum.ch01_transformers.training import make_optimizer, train_step
 from dlcurriculum.ch08_interpretability import induction as ind
 from dlcurriculum.ch08_interpretability.induction_experiment import with_repeats
 

@@ -19,9 +19,9 @@ from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.attention import LayerKV
 from dlcurriculum.ch01_transformers.config import TransformerConfig
+from dlcurriculum.ch01_transformers.lm_training import lm_loss, lr_at, make_optimizer, train_step
 from dlcurriculum.ch01_transformers.model import Transformer, TransformerBlock
 from dlcurriculum.ch01_transformers.reversal import evaluate_reversal, reversal_batch
-from dlcurriculum.ch01_transformers.training import lm_loss, lr_at, make_optimizer, train_step
 from dlcurriculum.core.report import markdown_table
 
 

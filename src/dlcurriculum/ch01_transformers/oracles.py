@@ -3,7 +3,8 @@
 Written from the papers and torch modules, never from the chapter's reference code: the
 closed-form sinusoids, softmax attention and LayerNorm in float64, nn.MultiheadAttention
 with a layer's weights, a pre-LN block from torch modules, and GPT-2's forward in float64.
-Keyword switches compute what a known mistake computes, so a check can name it.
+Keyword switches compute what a known mistake computes, so a check can name it. Last, the
+inputs the checks share (CFG, seeded generators, randomized weights).
 """
 
 import math
@@ -179,3 +180,35 @@ def gpt2_forward(
         resid = resid + post @ p[m + "W_out"] + p[m + "b_out"]
     W_U = p["embed.W_E"].T if cfg.tie_embeddings else p["unembed.W_U"]
     return (ln(resid, "ln_final") if final_ln else resid) @ W_U
+
+
+# ---------------------------------------------------------------------------- check inputs
+
+
+CFG = TransformerConfig(d_vocab=29, n_ctx=10, d_model=16, n_layers=2, n_heads=4, d_mlp=40)
+"""The small model shape the checks build the learner's modules with."""
+
+
+def distinct(mistakes: dict[str, Tensor], expected: Tensor) -> dict[str, Tensor]:
+    """The mistakes whose answer differs from the right one on this input (the others would
+    be told to right code)."""
+    expected = expected.detach().double()
+    return {
+        hint: wrong
+        for hint, wrong in mistakes.items()
+        if not torch.allclose(wrong.detach().double(), expected, atol=1e-3)
+    }
+
+
+def gen(seed: int) -> torch.Generator:
+    """A fresh generator: each check's inputs are fixed by its own seed."""
+    return torch.Generator().manual_seed(seed)
+
+
+def randomize(module: nn.Module, seed: int, scale: float = 0.3) -> Any:
+    """Random values for every parameter (default init has zero biases, which hide bugs)."""
+    g = gen(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(scale * torch.randn(p.shape, generator=g))
+    return module.eval()

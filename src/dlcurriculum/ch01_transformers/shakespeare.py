@@ -1,7 +1,7 @@
 """Shakespeare as word pieces: the train/validation split, a unigram baseline, checkpoints.
 
-The corpus comes from `dlcurriculum.data.load_shakespeare()`. Chapters 7 and 8 load the
-trained model with `load_shakespeare_model(path)`.
+The corpus comes from `dlcurriculum.data.load_shakespeare()` (`load_corpus`). Chapters 7
+and 8 load the trained model with `load_shakespeare_model(path)`.
 """
 
 import dataclasses
@@ -16,10 +16,10 @@ from jaxtyping import Int
 from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.config import TransformerConfig
+from dlcurriculum.ch01_transformers.lm_training import autocast, lm_loss
 from dlcurriculum.ch01_transformers.model import Transformer, config_of
 from dlcurriculum.ch01_transformers.sampling import generate
 from dlcurriculum.ch01_transformers.tokenizer import Level, WordTokenizer, split_pieces
-from dlcurriculum.ch01_transformers.training import autocast, lm_loss
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.runs import atomic_open
 
@@ -40,6 +40,14 @@ class ShakespeareData:
     """Cross-entropy (nats) on the validation targets of the training unigram distribution."""
     unk_fraction: float
     """Share of all pieces mapped to the unknown token."""
+
+
+def load_corpus(max_chars: int) -> str:
+    """The complete works (through the offline source chain), optionally only a prefix."""
+    from dlcurriculum.data import load_shakespeare
+
+    text = load_shakespeare()
+    return text[:max_chars] if max_chars else text
 
 
 def split_regions(

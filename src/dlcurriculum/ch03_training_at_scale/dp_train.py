@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dlcurriculum.ch00_mnist.model import CNN
+from dlcurriculum.ch01_transformers.lm_training import lm_loss
 from dlcurriculum.ch01_transformers.model import Transformer
-from dlcurriculum.ch01_transformers.training import lm_loss
 from dlcurriculum.ch03_training_at_scale.buckets import GradientBuckets
 from dlcurriculum.ch03_training_at_scale.comm import Comm, TorchComm
 from dlcurriculum.ch03_training_at_scale.config import DPConfig

@@ -11,8 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from dlcurriculum.ch01_transformers.lm_training import lm_loss
 from dlcurriculum.ch01_transformers.model import Transformer
-from dlcurriculum.ch01_transformers.training import lm_loss
 from dlcurriculum.ch03_training_at_scale.comm import Comm
 from dlcurriculum.ch03_training_at_scale.config import ModelParallelConfig
 from dlcurriculum.ch03_training_at_scale.dp_train import load_data

@@ -15,8 +15,8 @@ is (stages - 1) / (m + stages - 1) of the step.
 import torch
 from torch import Tensor, nn
 
+from dlcurriculum.ch01_transformers.lm_training import lm_loss
 from dlcurriculum.ch01_transformers.model import Transformer
-from dlcurriculum.ch01_transformers.training import lm_loss
 from dlcurriculum.ch03_training_at_scale.comm import Comm
 from dlcurriculum.core.errors import DlcError
 

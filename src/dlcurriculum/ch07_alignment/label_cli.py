@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from dlcurriculum.ch07_alignment.label_pooling import export_labels, import_labels
 from dlcurriculum.ch07_alignment.labels import LABELS, SKIP, LabelStore, mix_corpus
 from dlcurriculum.ch07_alignment.ratings import BlindRatings
 from dlcurriculum.console import out
@@ -139,7 +140,7 @@ def rate(
 @label_app.command("export")
 def export(db: Db, path: Annotated[Path, typer.Argument(help="JSONL file to write.")]) -> None:
     """Write every label with its sample to JSONL, to share or pool."""
-    out.print(f"{_existing_store(db).export_jsonl(path)} labels written to {path}.")
+    out.print(f"{export_labels(_existing_store(db), path)} labels written to {path}.")
 
 
 @label_app.command("import")
@@ -149,7 +150,7 @@ def import_(
     """Pool labels exported elsewhere; importing a file twice adds nothing."""
     store = LabelStore(db)
     for path in paths:
-        out.print(f"{path}: {store.import_jsonl(path)} new labels.")
+        out.print(f"{path}: {import_labels(store, path)} new labels.")
 
 
 @label_app.command()

@@ -5,14 +5,13 @@ the app has confirmed survives the server being killed at any moment. The store 
 connection per call: SQLite connections are cheap, and this keeps the store safe to use from the
 web server's worker threads without sharing a connection between them.
 
-Labels carry a random `uid`, which is what makes JSONL import idempotent: several people label
-their own copies, export, and anyone imports everyone's files, as often as they like, without
-duplicates.
+Labels carry a random `uid`, which makes pooling them idempotent (`label_pooling.py`): several
+people label their own copies, export, and anyone imports everyone's files, as often as they
+like, without duplicates.
 """
 
 import hashlib
 import json
-import os
 import random
 import sqlite3
 import time
@@ -96,7 +95,7 @@ class Sample:
     meta: dict
 
 
-def _order_key(source: str, text: str) -> str:
+def order_key(source: str, text: str) -> str:
     """Position of a sample in the shared labeling order: a keyed hash, stable as samples arrive."""
     return hashlib.sha256(f"{ORDER_SEED}\0{source}\0{text}".encode()).hexdigest()
 
@@ -154,7 +153,7 @@ class LabelStore:
     def connect(self) -> Iterator[sqlite3.Connection]:
         """One connection, one transaction: commits on success, rolls back on error.
 
-        `ratings.BlindRatings` keeps its tables in the same file through this.
+        `ratings.BlindRatings` and `label_pooling` work in the same file through this.
         """
         con = sqlite3.connect(self.path, timeout=30)
         con.row_factory = sqlite3.Row
@@ -194,7 +193,7 @@ class LabelStore:
                 con.execute(
                     "INSERT OR IGNORE INTO samples (text, source, meta, order_key) "
                     "VALUES (?, ?, ?, ?)",
-                    (text, source, meta_json, _order_key(source, text)),
+                    (text, source, meta_json, order_key(source, text)),
                 )
                 row = con.execute(
                     "SELECT id FROM samples WHERE source=? AND text=?", (source, text)
@@ -315,90 +314,6 @@ class LabelStore:
         """Number of labels (skips included) per labeler."""
         rows = self._all("SELECT labeler, COUNT(*) AS n FROM labels GROUP BY labeler")
         return {r["labeler"]: int(r["n"]) for r in rows}
-
-    # -- pooling labels as JSONL -----------------------------------------------------------
-
-    def export_jsonl(self, path: Path) -> int:
-        """Write every label (skips too) with its sample to JSONL, atomically; return the count."""
-        rows = self._all(
-            "SELECT l.uid, l.labeler, l.label, l.created, s.text, s.source, s.meta "
-            "FROM labels l JOIN samples s ON s.id=l.sample_id ORDER BY l.id"
-        )
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            for r in rows:
-                record = {k: r[k] for k in ("uid", "labeler", "label", "created", "text", "source")}
-                record["meta"] = json.loads(r["meta"])
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-        return len(rows)
-
-    def import_jsonl(self, path: Path) -> int:
-        """Add the labels of an exported file (and their samples); return how many were new.
-
-        Labels already here (same uid) are left alone, so importing twice changes nothing.
-        The whole file goes in one transaction: a bad line imports nothing.
-        """
-        records = list(_read_jsonl(Path(path)))
-        new = 0
-        with self.connect() as con:
-            for r in records:
-                con.execute(
-                    "INSERT OR IGNORE INTO samples (text, source, meta, order_key) "
-                    "VALUES (?, ?, ?, ?)",
-                    (
-                        r["text"],
-                        r["source"],
-                        json.dumps(r["meta"], sort_keys=True),
-                        _order_key(r["source"], r["text"]),
-                    ),
-                )
-                sid = con.execute(
-                    "SELECT id FROM samples WHERE source=? AND text=?", (r["source"], r["text"])
-                ).fetchone()["id"]
-                cur = con.execute(
-                    "INSERT OR IGNORE INTO labels (uid, sample_id, labeler, label, created) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (r["uid"], sid, r["labeler"], r["label"], float(r["created"])),
-                )
-                new += cur.rowcount
-        return new
-
-
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Validated records of an exported label file; DlcError names the first bad line."""
-    if not path.is_file():
-        raise DlcError(f"No label file at {path}: pass a file written by `dlc label export`.")
-    fields: dict[str, type | tuple[type, ...]] = {
-        "uid": str,
-        "labeler": str,
-        "label": str,
-        "created": (int, float),
-        "text": str,
-        "source": str,
-        "meta": dict,
-    }
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DlcError(f"{path}:{lineno} is not JSON ({e}): re-export the file.") from e
-            if not isinstance(r, dict):
-                r = {}
-            bad = [k for k, t in fields.items() if not isinstance(r.get(k), t)]
-            if bad or r["label"] not in (*LABELS, SKIP):
-                raise DlcError(
-                    f"{path}:{lineno} is not a label record (bad fields: {bad or ['label']}): "
-                    "import only files written by `dlc label export`."
-                )
-            yield r
 
 
 def corpus_snippets(text: str, n: int, seed: int = 0, max_chars: int = 240) -> list[str]:

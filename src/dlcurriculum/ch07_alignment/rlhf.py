@@ -14,18 +14,18 @@ KL(current || original) of each completion is measured and training stops at `ma
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TypedDict
 
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.tokenizer import WordTokenizer
+from dlcurriculum.ch07_alignment.impl import Impl
 from dlcurriculum.ch07_alignment.reward_model import positive_logprob
 from dlcurriculum.ch07_alignment.samples import sample_ids
-from dlcurriculum.core.runs import MetricLogger, progress
+from dlcurriculum.core.training import TrainingSession
 
 BANNED_LOGIT = -1e9
 """Logit given to the unknown token: finite, so 0 * (logp - logq) stays 0 in the KL."""
@@ -225,6 +225,56 @@ def iteration_generator(seed: int, iteration: int, device: torch.device) -> torc
     return torch.Generator(device=device).manual_seed((seed << 32) + iteration)
 
 
+class Milestone(TypedDict):
+    """A KL the policy reached: where, when, and the samples the judges rate there."""
+
+    target: float
+    kl: float
+    iteration: int
+    texts: list[str]
+
+
+@dataclass
+class PPOState:
+    """What `train_ppo` changes as it trains (checkpointed as "state")."""
+
+    iteration: int = 0
+    """The next iteration: a checkpoint holds the policy that samples it."""
+    elapsed: float = 0.0
+    """Wall seconds of the whole run so far (every stage, not only PPO), across resumes."""
+    milestones: list[Milestone] = field(default_factory=list)
+    """The KL milestones reached, the original policy (target 0) first."""
+
+    @property
+    def step(self) -> int:
+        """The last iteration logged (0 before any): an iteration logs at its own index,
+        after the checkpoint written when its KL was measured, so one resumed at iteration
+        i drops the metrics from i on."""
+        return max(self.iteration - 1, 0)
+
+    @property
+    def train_s(self) -> float:
+        """The session's clock, kept under the checkpoints' old key `elapsed`."""
+        return self.elapsed
+
+    @train_s.setter
+    def train_s(self, value: float) -> None:
+        self.elapsed = value
+
+
+@dataclass(frozen=True)
+class PPOOutcome:
+    """Where `train_ppo` stopped."""
+
+    iteration: int
+    """The last iteration run."""
+    kl: float
+    """The mean per-completion KL from the original model measured there (nats)."""
+    low_clip_iterations: int
+    """Iterations of this process (not of a resumed run's earlier ones) that clipped fewer
+    than 1% of ratios."""
+
+
 def train_ppo(
     policy: nn.Module,
     ref: nn.Module,
@@ -234,112 +284,113 @@ def train_ppo(
     first: int,
     settings: PPOSettings,
     constants: RewardConstants,
-    logger: MetricLogger,
+    session: TrainingSession[PPOState],
+    optimizer: torch.optim.Optimizer,
     seed: int,
     on_iteration: Callable[[int, float], None],
-    ex: SimpleNamespace,
-    start_iteration: int = 0,
-    optimizer: torch.optim.Optimizer | None = None,
-) -> dict[str, Any]:
-    """Run PPO iterations until the KL reaches `max_kl` or the iterations run out.
+    ex: Impl,
+) -> PPOOutcome:
+    """Run PPO iterations from `session.state.iteration` until the KL reaches `max_kl` or the
+    iterations run out.
 
     `on_iteration(i, kl)` runs before each update with the policy that sampled the batch,
-    so milestone checkpoints hold exactly the policy whose KL was measured (and a checkpoint
-    written there resumes at that iteration). Every iteration draws from its own generator,
-    `iteration_generator(seed, i)`, so a run resumed at iteration i is identical to one that
-    never stopped. `ex` holds the exercise functions (the learner's with --impl).
-
-    Returns:
-        The iteration reached, the last KL, how many iterations clipped fewer than 1% of
-        ratios, and the optimizer (so a checkpoint can store it).
+    so milestone checkpoints hold exactly the policy whose KL was measured; the session's
+    checkpoint is written right after it and resumes at that iteration. Every iteration
+    draws from its own generator, `iteration_generator(seed, i)`, so a run resumed at
+    iteration i is identical to one that never stopped. `ex` holds the exercise functions
+    (the learner's with --impl).
     """
-    opt = optimizer or torch.optim.Adam(policy.parameters(), lr=settings.learning_rate)
+    state, bar = session.state, session.bar
     mb_size = settings.batch_size // settings.num_minibatches
-    low_clip, kl, it = 0, 0.0, start_iteration
-    with progress(settings.max_iterations, "PPO", initial=start_iteration) as bar:
-        for it in range(start_iteration, settings.max_iterations):
-            policy.eval()
-            generator = iteration_generator(seed, it, next(policy.parameters()).device)
-            tokens = sample_completions(
-                policy, tokenizer, first, settings.batch_size, settings.n_tokens, generator
-            )
-            mask = torch.ones(
-                tokens.shape[0], tokens.shape[1] - 1, dtype=torch.bool, device=tokens.device
-            )
-            with torch.no_grad():
-                old_lp = next_token_logprobs(policy, tokens, tokenizer.unk_id)
-                ref_lp = next_token_logprobs(ref, tokens, tokenizer.unk_id)
-                kls = ex.completion_kl(old_lp, ref_lp, mask)
-                entropy = -(old_lp.exp() * old_lp).sum(-1).mean()
-                old_chosen = chosen(old_lp, tokens)
-                k1 = (old_chosen - chosen(ref_lp, tokens)).sum(-1)
-                del old_lp, ref_lp
-                rewards = completion_rewards(rm, ids, tokens, settings.negative)
-            kl = kls.mean().item()
-            on_iteration(it, kl)
-            if kl >= settings.max_kl:
-                logger.log(
-                    it,
-                    **{
-                        "objective/kl": kl,
-                        "objective/sqrt_kl": math.sqrt(kl),
-                        "objective/reward": rewards.mean().item(),
-                    },
-                )
-                break
-            advantages = ex.normalize_rewards(rewards, constants.mean, constants.std)
-            policy.train()
-            clipped, losses, approx = [], [], []
-            for _ in range(settings.update_epochs):
-                order = torch.randperm(
-                    settings.batch_size, generator=generator, device=generator.device
-                )
-                for j in range(0, settings.batch_size, mb_size):
-                    idx = order[j : j + mb_size].to(tokens.device)
-                    new = chosen(
-                        next_token_logprobs(policy, tokens[idx], tokenizer.unk_id), tokens[idx]
-                    )
-                    loss = ex.ppo_token_loss(
-                        new, old_chosen[idx], advantages[idx], mask[idx], settings.clip_coef
-                    )
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    nn.utils.clip_grad_norm_(policy.parameters(), settings.max_grad_norm)
-                    opt.step()
-                    with torch.no_grad():
-                        log_ratio = new - old_chosen[idx]
-                        clipped.append(
-                            ((log_ratio.exp() - 1).abs() > settings.clip_coef).float().mean().item()
-                        )
-                        approx.append(((log_ratio.exp() - 1) - log_ratio).mean().item())
-                        losses.append(loss.item())
-            clipfrac = sum(clipped) / len(clipped)
-            if clipfrac < 0.01:
-                low_clip += 1
-                if low_clip == 3:
-                    bar.write(
-                        f"warning: only {100 * clipfrac:.2f}% of ratios clipped (< 1%): the policy "
-                        "barely moves per iteration; use a larger iteration batch "
-                        "(--set batch_size=...) or learning rate"
-                    )
-            logger.log(
+    low_clip, kl, it = 0, 0.0, state.iteration
+    bar.update(state.iteration - bar.n)  # the bar counts iterations done, not state.step
+    for it in range(state.iteration, settings.max_iterations):
+        policy.eval()
+        generator = iteration_generator(seed, it, next(policy.parameters()).device)
+        tokens = sample_completions(
+            policy, tokenizer, first, settings.batch_size, settings.n_tokens, generator
+        )
+        mask = torch.ones(
+            tokens.shape[0], tokens.shape[1] - 1, dtype=torch.bool, device=tokens.device
+        )
+        with torch.no_grad():
+            old_lp = next_token_logprobs(policy, tokens, tokenizer.unk_id)
+            ref_lp = next_token_logprobs(ref, tokens, tokenizer.unk_id)
+            kls = ex.completion_kl(old_lp, ref_lp, mask)
+            entropy = -(old_lp.exp() * old_lp).sum(-1).mean()
+            old_chosen = chosen(old_lp, tokens)
+            k1 = (old_chosen - chosen(ref_lp, tokens)).sum(-1)
+            del old_lp, ref_lp
+            rewards = completion_rewards(rm, ids, tokens, settings.negative)
+        kl = kls.mean().item()
+        state.iteration = it
+        on_iteration(it, kl)
+        if it > 0:  # iteration 0 samples with the original policy: nothing to resume
+            state.elapsed = session.clock.elapsed
+            session.checkpoint()
+        if kl >= settings.max_kl:
+            session.log(
                 it,
                 **{
-                    "objective/reward": rewards.mean().item(),
-                    "objective/reward_std": rewards.std().item(),
                     "objective/kl": kl,
-                    "objective/sqrt_kl": math.sqrt(max(kl, 0.0)),
-                    "objective/kl_k1": k1.mean().item(),
-                    "policy/clipfrac": clipfrac,
-                    "policy/approx_kl": sum(approx) / len(approx),
-                    "policy/entropy": entropy.item(),
-                    "losses/policy": sum(losses) / len(losses),
-                    "adv/mean": advantages.mean().item(),
-                    "adv/std": advantages.std().item(),
+                    "objective/sqrt_kl": math.sqrt(kl),
+                    "objective/reward": rewards.mean().item(),
                 },
             )
-            bar.update(1)
-            bar.set_postfix(
-                kl=f"{kl:.2f}", reward=f"{rewards.mean().item():.3f}", clip=f"{clipfrac:.3f}"
+            break
+        advantages = ex.normalize_rewards(rewards, constants.mean, constants.std)
+        policy.train()
+        clipped, losses, approx = [], [], []
+        for _ in range(settings.update_epochs):
+            order = torch.randperm(
+                settings.batch_size, generator=generator, device=generator.device
             )
-    return {"iteration": it, "kl": kl, "low_clip_iterations": low_clip, "optimizer": opt}
+            for j in range(0, settings.batch_size, mb_size):
+                idx = order[j : j + mb_size].to(tokens.device)
+                new = chosen(
+                    next_token_logprobs(policy, tokens[idx], tokenizer.unk_id), tokens[idx]
+                )
+                loss = ex.ppo_token_loss(
+                    new, old_chosen[idx], advantages[idx], mask[idx], settings.clip_coef
+                )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(policy.parameters(), settings.max_grad_norm)
+                optimizer.step()
+                with torch.no_grad():
+                    log_ratio = new - old_chosen[idx]
+                    clipped.append(
+                        ((log_ratio.exp() - 1).abs() > settings.clip_coef).float().mean().item()
+                    )
+                    approx.append(((log_ratio.exp() - 1) - log_ratio).mean().item())
+                    losses.append(loss.item())
+        clipfrac = sum(clipped) / len(clipped)
+        if clipfrac < 0.01:
+            low_clip += 1
+            if low_clip == 3:
+                bar.write(
+                    f"warning: only {100 * clipfrac:.2f}% of ratios clipped (< 1%): the policy "
+                    "barely moves per iteration; use a larger iteration batch "
+                    "(--set batch_size=...) or learning rate"
+                )
+        session.log(
+            it,
+            **{
+                "objective/reward": rewards.mean().item(),
+                "objective/reward_std": rewards.std().item(),
+                "objective/kl": kl,
+                "objective/sqrt_kl": math.sqrt(max(kl, 0.0)),
+                "objective/kl_k1": k1.mean().item(),
+                "policy/clipfrac": clipfrac,
+                "policy/approx_kl": sum(approx) / len(approx),
+                "policy/entropy": entropy.item(),
+                "losses/policy": sum(losses) / len(losses),
+                "adv/mean": advantages.mean().item(),
+                "adv/std": advantages.std().item(),
+            },
+        )
+        bar.update(1)
+        bar.set_postfix(
+            kl=f"{kl:.2f}", reward=f"{rewards.mean().item():.3f}", clip=f"{clipfrac:.3f}"
+        )
+    return PPOOutcome(it, kl, low_clip)

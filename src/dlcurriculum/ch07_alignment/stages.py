@@ -2,15 +2,15 @@
 
 Labels (labels.sqlite), the happy/sad reward model (reward_model.pt/.json) and the
 comparison reward model (comparison_rm.pt/.json) are each skipped when their files exist,
-so a resumed run goes straight to PPO; the chat-LM judge runs after PPO.
+so a resumed run goes straight to PPO; the judges rate the milestones after PPO, and
+`summarize` gathers the figures the report's criteria read.
 """
 
-from __future__ import annotations
-
 import importlib.util
+import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -28,9 +28,13 @@ from dlcurriculum.ch07_alignment.comparisons import (
     rewards,
     train_bradley_terry,
 )
+from dlcurriculum.ch07_alignment.config import RLHFConfig
+from dlcurriculum.ch07_alignment.impl import Impl
+from dlcurriculum.ch07_alignment.judge import LexiconJudge
 from dlcurriculum.ch07_alignment.labeler import VaderLabeler, label_synthetically, load_labels
 from dlcurriculum.ch07_alignment.labels import LabelStore
 from dlcurriculum.ch07_alignment.lm_judge import agreement, load_judge
+from dlcurriculum.ch07_alignment.report import line_r2
 from dlcurriculum.ch07_alignment.reward_model import (
     RMTrainSettings,
     accuracy,
@@ -43,6 +47,7 @@ from dlcurriculum.ch07_alignment.reward_model import (
     train_reward_model,
     warm_start_labels,
 )
+from dlcurriculum.ch07_alignment.rlhf import Milestone, PPOOutcome
 from dlcurriculum.ch07_alignment.samples import (
     SamplingSettings,
     corpus_prompts,
@@ -55,9 +60,6 @@ from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError, install_hint
 from dlcurriculum.data import load_shakespeare
 from dlcurriculum.lm import OFFLINE_DEFAULT, smollm2_dir
-
-if TYPE_CHECKING:
-    from dlcurriculum.ch07_alignment.experiments import RLHFConfig
 
 
 def stage_labels(
@@ -91,7 +93,7 @@ def stage_reward_model(
     policy: Any,
     tokenizer: Any,
     pairs: list[tuple[str, str]],
-    ex: Any,
+    ex: Impl,
 ) -> tuple[Any, tuple[int, int]]:
     """Train (or reload) the reward model; write its held-out accuracy and calibration."""
     path = run_dir / "reward_model.pt"
@@ -233,7 +235,7 @@ def check_judge(cfg: RLHFConfig) -> None:
 def lm_judge_rates(
     cfg: RLHFConfig,
     device: torch.device,
-    milestones: list[dict[str, Any]],
+    milestones: list[Milestone],
     heldout: list[tuple[str, str]],
 ) -> dict[str, Any]:
     """The chat-LM judge's target share per milestone, and its agreement with the labels."""
@@ -254,4 +256,75 @@ def lm_judge_rates(
         "samples_per_milestone": cfg.judge_lm_samples,
         "rates": rates,
         **agreement(labels[start:], [lab for _, lab in sample]),
+    }
+
+
+def summarize(
+    cfg: RLHFConfig,
+    run_dir: Path,
+    rm: Any,
+    ids: tuple[int, int],
+    tokenizer: Any,
+    first: int,
+    milestones: list[Milestone],
+    out: PPOOutcome,
+    lm_judge: dict[str, Any],
+) -> dict[str, Any]:
+    """The figures the criteria read: RM accuracy, reward, clip fractions, sqrt(KL) fit, judge."""
+    rm_info = json.loads((run_dir / "reward_model.json").read_text())
+    rows = [r for r in runs.read_metrics(run_dir) if "policy/clipfrac" in r]
+    judge, vader = LexiconJudge(), VaderLabeler(cfg.neutral_threshold)
+    table = []
+    for i, m in enumerate(milestones):
+        tokens, last = encode_texts(tokenizer, m["texts"], first, rm.cfg.n_ctx)
+        p = predict_positive(rm, tokens, last, ids)
+        vlabels = vader.labels(m["texts"])
+        table.append(
+            {
+                "target": m["target"],
+                "kl": m["kl"],
+                "iteration": m["iteration"],
+                "n": len(m["texts"]),  # the judge's sample count: its interval needs it
+                "judge": judge.rates(m["texts"])[cfg.target],
+                "vader": vlabels.count(cfg.target) / max(1, len(vlabels)),
+                "rm_p_target": (1 - p if cfg.negative else p).mean().item(),
+                **({"lm_judge": lm_judge["rates"][i]} if lm_judge else {}),
+                "samples": m["texts"][: cfg.shown_samples],
+            }
+        )
+    steps = [r["step"] for r in rows]
+    sqrt_kl = [r["objective/sqrt_kl"] for r in rows]
+    clip = [r["policy/clipfrac"] for r in rows]
+    reward = [r["objective/reward"] for r in rows]  # per iteration
+    k = max(1, min(3, len(reward) // 3))
+    bt_path = run_dir / "comparison_rm.json"
+    bt = json.loads(bt_path.read_text()) if bt_path.exists() else None
+    return {
+        **(
+            {
+                "bt_accuracy": bt["accuracy"],
+                "bt_accuracy_clear": bt["accuracy_clear"],
+                "bt_baseline_accuracy": bt["baseline_accuracy"],
+                "bt_baseline_accuracy_clear": bt["baseline_accuracy_clear"],
+                "bt_pairs": {k: bt[k] for k in ("n_prompts", "n_ties", "n_train", "n_test")},
+            }
+            if bt
+            else {}
+        ),
+        "rm_accuracy": rm_info["accuracy"],
+        "rm_ece": rm_info["ece"],
+        "label_counts": rm_info["label_counts"],
+        "iterations": len(rows),
+        "final_kl": out.kl,
+        "max_kl": cfg.max_kl,
+        "reward_start": sum(reward[:k]) / k if reward else float("nan"),
+        "reward_end": sum(reward[-k:]) / k if reward else float("nan"),
+        "clip_in_band": sum(cfg.min_clipfrac <= c <= cfg.max_clipfrac for c in clip)
+        / max(1, len(clip)),
+        "clip_median": sorted(clip)[len(clip) // 2] if clip else float("nan"),
+        # from the metrics, not train_ppo's counter, which restarts when a run resumes
+        "low_clip_iterations": sum(c < cfg.min_clipfrac for c in clip),
+        "sqrt_kl_r2": line_r2(steps, sqrt_kl),
+        "milestones": table,
+        **({"lm_judge": {k: v for k, v in lm_judge.items() if k != "rates"}} if lm_judge else {}),
     }

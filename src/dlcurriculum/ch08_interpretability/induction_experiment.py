@@ -9,10 +9,10 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from dlcurriculum.ch01_transformers.experiments import load_corpus
-from dlcurriculum.ch01_transformers.loop import LMTrainConfig, train_lm
+from dlcurriculum.ch01_transformers.config import LMTrainConfig
+from dlcurriculum.ch01_transformers.lm_training import train_lm
 from dlcurriculum.ch01_transformers.model import Transformer, config_of
-from dlcurriculum.ch01_transformers.shakespeare import evaluate_loss, prepare_data
+from dlcurriculum.ch01_transformers.shakespeare import evaluate_loss, load_corpus, prepare_data
 from dlcurriculum.ch08_interpretability.induction import (
     attention_patterns,
     half_losses,

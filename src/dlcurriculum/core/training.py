@@ -79,7 +79,8 @@ class TrainingSession(Generic[S]):
         if self.saved is not None:
             for key, obj in self.stateful.items():
                 obj.load_state_dict(self.saved[key])
-            set_rng_state(self.saved["rng"])
+            if "rng" in self.saved:  # checkpoints of rlhf made before the session lack it
+                set_rng_state(self.saved["rng"])
             state = type(state)(**self.saved["state"])
         self.state = state
         self.logger = (

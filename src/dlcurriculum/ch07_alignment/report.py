@@ -1,10 +1,23 @@
-"""The rlhf report's figures and tables, drawn from the run folder alone."""
+"""The rlhf report: its success criteria, figures and tables, read from the run folder alone.
+
+The figures the criteria read are gathered by `stages.summarize` at the end of the run.
+"""
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from dlcurriculum.core.report import RunRecord, markdown_table, pyplot, save_figure
+from dlcurriculum.core.report import (
+    Criterion,
+    RunRecord,
+    Verdict,
+    markdown_table,
+    not_measured,
+    pyplot,
+    save_figure,
+)
 
 
 def line_fit(x: Sequence[int | float], y: Sequence[int | float]) -> tuple[float, float, float]:
@@ -207,3 +220,152 @@ def _comparison_section(record: RunRecord) -> list[tuple[str, str]]:
         + markdown_table(["ranked by", "held-out pair accuracy", "clear pairs"], rows)
     )
     return [("Comparison reward model (Bradley-Terry)", text)]
+
+
+Z95 = 1.959964
+"""Two-sided 95% normal quantile: the intervals of the judge criterion."""
+
+
+def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n (Wilson 1927); (0, 1) when n = 0."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def rise_interval(k0: int, n0: int, k1: int, n1: int, z: float = Z95) -> tuple[float, float]:
+    """Interval of the rise k1/n1 - k0/n0 of a proportion, from two independent samples.
+
+    Newcombe's hybrid score interval (Newcombe 1998, method 10): each rate's Wilson interval,
+    combined. Unlike the Wald interval it stays inside [-1, 1] and keeps its coverage for
+    rates near 0 or 1, where the judge's shares of positive samples can sit.
+    """
+    p0, p1 = k0 / n0, k1 / n1
+    l0, u0 = wilson_interval(k0, n0, z)
+    l1, u1 = wilson_interval(k1, n1, z)
+    d = p1 - p0
+    return d - math.hypot(p1 - l1, u0 - p0), d + math.hypot(u1 - p1, p0 - l0)
+
+
+def _mid(summary: dict[str, Any]) -> dict[str, Any]:
+    """The milestone in the middle of the KLs reached (the original excluded)."""
+    reached = [m for m in summary["milestones"] if m["target"] > 0]
+    if not reached:
+        raise KeyError("milestones beyond the original")
+    return reached[(len(reached) - 1) // 2]
+
+
+def _judge_mid(r: RunRecord) -> Verdict:
+    """The lexicon judge's share of target-sentiment samples rises by more than chance allows:
+    the lower end of the rise's 95% interval is above 0 (a rise within the sampling noise of
+    `eval_samples` samples per milestone is no evidence)."""
+    s = r.summary
+    if not any(m["target"] > 0 for m in s["milestones"]):
+        return not_measured("PPO reached no KL milestone past the original")
+    orig, mid = s["milestones"][0], _mid(s)
+    n0, n1 = orig["n"], mid["n"]
+    if not n0 or not n1:
+        return not_measured("a milestone without samples")
+    k0, k1 = round(orig["judge"] * n0), round(mid["judge"] * n1)
+    low, high = rise_interval(k0, n0, k1, n1)
+    return Verdict(
+        low > 0,
+        f"{k0}/{n0} at KL 0 -> {k1}/{n1} at KL {mid['kl']:.1f}: rise "
+        f"{100 * (k1 / n1 - k0 / n0):+.0f} points, 95% interval "
+        f"[{100 * low:+.1f}, {100 * high:+.1f}]",
+    )
+
+
+def _reward_rises(r: RunRecord) -> Verdict:
+    """The reward rises by min_reward_gain, and PPO stopped inside the KL window.
+
+    train_ppo measures the KL before each update and stops at the first iteration whose KL
+    has reached max_kl, so the KL at the stop overshoots max_kl by up to one iteration's
+    step (10.6 at max_kl 10 in the quick run): testing exactly max_kl would fail every run
+    that stops as designed. A KL past max_kl_overshoot x max_kl means the stop did not work,
+    or one iteration moved the policy far too much.
+    """
+    s, cfg = r.summary, r.config
+    if not s["iterations"]:
+        return not_measured("no PPO update ran")
+    gain = s["reward_end"] - s["reward_start"]
+    kl_limit = cfg["max_kl_overshoot"] * cfg["max_kl"]
+    ok = gain >= cfg["min_reward_gain"] and s["final_kl"] <= kl_limit
+    return Verdict(
+        bool(ok),
+        f"{s['reward_start']:.3f} -> {s['reward_end']:.3f} nats ({gain:+.3f}), "
+        f"stopped at KL {s['final_kl']:.2f} (limit {kl_limit:.3g}) after "
+        f"{s['iterations']} updates",
+    )
+
+
+def _within_budget(r: RunRecord) -> Verdict:
+    budget = r.config["time_budget_s"]
+    if not budget:  # the full preset: its time depends on the hardware, so it sets none
+        return not_measured("no time budget set (--set time_budget_s=SECONDS to judge one)")
+    wall = r.summary["wall_time_s"]
+    return Verdict(wall <= budget, f"{wall / 60:.1f} min")
+
+
+def _bt_accuracy(r: RunRecord) -> Verdict:
+    if not r.config["n_comparison_prompts"]:
+        return not_measured("comparison reward model skipped (n_comparison_prompts=0)")
+    s = r.summary
+    return Verdict(
+        s["bt_accuracy"] >= r.config["min_bt_accuracy"],
+        f"{100 * s['bt_accuracy']:.1f}% of {s['bt_pairs']['n_test']} pairs "
+        f"(happy/sad RM as a comparison: {100 * s['bt_baseline_accuracy']:.1f}%)",
+    )
+
+
+def _clip_in_band(r: RunRecord) -> Verdict:
+    s = r.summary
+    if not s["iterations"]:
+        return not_measured("no PPO update ran")
+    return Verdict(
+        s["clip_in_band"] >= r.config["min_clip_in_band"],
+        f"{100 * s['clip_in_band']:.0f}% of {s['iterations']} updates in band "
+        f"(median {100 * s['clip_median']:.1f}%)",
+    )
+
+
+def _sqrt_kl_r2(r: RunRecord) -> Verdict:
+    r2 = r.summary["sqrt_kl_r2"]
+    if not math.isfinite(r2):  # line_fit needs 3 iterations
+        return not_measured("fewer than 3 PPO iterations to fit a line to")
+    return Verdict(r2 >= r.config["min_sqrt_kl_r2"], f"R^2 = {r2:.3f}")
+
+
+RLHF_CRITERIA = (
+    Criterion(
+        "reward model held-out accuracy ≥ {min_rm_accuracy:.0%}",
+        lambda r: Verdict(
+            r.summary["rm_accuracy"] >= r.config["min_rm_accuracy"],
+            f"{100 * r.summary['rm_accuracy']:.1f}% (ECE {r.summary['rm_ece']:.3f})",
+        ),
+    ),
+    Criterion(
+        "comparison (Bradley-Terry) reward model held-out pair accuracy ≥ {min_bt_accuracy:.0%}",
+        _bt_accuracy,
+    ),
+    Criterion(
+        "mean reward rises by ≥ {min_reward_gain:g} nats, and PPO stops at a KL ≤ "
+        "{max_kl_overshoot:g} × max_kl ({max_kl:g} nats)",
+        _reward_rises,
+    ),
+    Criterion(
+        "clip fraction in {min_clipfrac:.0%}–{max_clipfrac:.0%} for ≥ {min_clip_in_band:.0%} "
+        "of updates",
+        _clip_in_band,
+    ),
+    Criterion("√KL linear in steps: R² ≥ {min_sqrt_kl_r2:g}", _sqrt_kl_r2),
+    Criterion(
+        "independent (lexicon) judge rates a mid-KL checkpoint above the original: 95% "
+        "interval of the rise above 0",
+        _judge_mid,
+    ),
+    Criterion("wall time ≤ time_budget_s ({time_budget_s:.0f} s)", _within_budget),
+)

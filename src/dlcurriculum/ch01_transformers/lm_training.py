@@ -1,0 +1,186 @@
+"""Training chapter 1's language models: loss, AdamW groups, schedule, one step, the loop.
+
+Ref: Loshchilov & Hutter 2019 (AdamW); Loshchilov & Hutter 2017 (SGDR, cosine decay);
+nanoGPT `train.py` (warmup + cosine, decay only on matrices, gradient clipping).
+
+Both experiments (and chapter 8's induction run) share `train_lm`. One step's batch is a
+pure function of (seed, step), so a run resumed from a checkpoint sees exactly the batches
+an uninterrupted run would have seen.
+"""
+
+import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from dlcurriculum.ch01_transformers.config import LMTrainConfig, TransformerConfig
+from dlcurriculum.ch01_transformers.impl import load_impl
+from dlcurriculum.ch01_transformers.model import Transformer
+from dlcurriculum.core.training import Stateful, TrainingSession
+
+
+def lm_loss(
+    logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, ""]:
+    """Mean next-token cross-entropy (nats): logits at p predict the token at p + 1."""
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), tokens[:, 1:].flatten())
+
+
+def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int, min_lr: float) -> float:
+    """Learning rate at `step` (0-based): linear warmup, then cosine decay to `min_lr`.
+
+    Warmup keeps Adam's early, noisy second-moment estimates from taking huge steps; the
+    cosine tail lowers the noise of the final iterates.
+    """
+    if step < warmup_steps:
+        return max_lr * (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return min_lr + 0.5 * (max_lr - min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+def make_optimizer(
+    model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float] = (0.9, 0.95)
+) -> torch.optim.AdamW:
+    """AdamW with weight decay on the weight matrices only (not biases or LayerNorm gains).
+
+    Decaying a gain or a bias pulls it towards 0, which is not a simpler function; decaying
+    matrices is what regularizes.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)
+
+
+def autocast(device: torch.device) -> AbstractContextManager[object]:
+    """bf16 autocast on CUDA (tensor cores, fp32 master weights); nothing on CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    tokens: Int[Tensor, "batch pos"],
+    lr: float,
+    max_grad_norm: float,
+) -> tuple[float, float]:
+    """One optimizer step on a batch of sequences.
+
+    Args:
+        model: maps tokens to logits.
+        optimizer: its learning rate is set to `lr` first.
+        tokens: a batch of training sequences.
+        lr: this step's learning rate.
+        max_grad_norm: clip the global gradient norm to this (inf disables clipping).
+
+    Returns:
+        (loss, gradient norm before clipping), as floats.
+    """
+    model.train()
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with autocast(tokens.device):
+        loss = lm_loss(model(tokens), tokens)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item(), grad_norm.item()
+
+
+def build_model(cfg: TransformerConfig, impl: str) -> nn.Module:
+    """The reference Transformer, or the learner's when `impl` names a workspace.
+
+    The learner's model.py imports Attention from the learner's attention.py (`dlc start`
+    makes sibling imports relative), so every piece they wrote runs.
+    """
+    if not impl:
+        return Transformer(cfg)
+    return load_impl(impl).Transformer(cfg)
+
+
+@dataclass
+class LMTrainState:
+    """What `train_lm` changes as it trains (checkpointed as "state")."""
+
+    step: int = 0
+    """Optimizer steps taken."""
+    train_s: float = 0.0
+    """Training seconds so far (evaluation excluded), across resumes."""
+    last_loss: float = float("nan")
+    """Mean training loss since the previous evaluation."""
+
+
+def train_lm(
+    cfg: LMTrainConfig,
+    model: nn.Module,
+    batch_at: Callable[[int], Tensor],
+    evaluate: Callable[[], dict[str, float]],
+    run_dir: Path,
+    desc: str,
+    progress_key: str,
+) -> dict[str, Any]:
+    """Train `model` for cfg.steps with warmup + cosine AdamW; log, checkpoint, resume.
+
+    Args:
+        cfg: optimization settings.
+        model: freshly initialised (its weights are replaced when resuming).
+        batch_at: the training batch of a step, on the model's device.
+        evaluate: metrics at an evaluation point (keys like "eval/loss").
+        run_dir: where metrics.jsonl and checkpoints/ go; an existing checkpoint is resumed.
+        desc: progress bar label.
+        progress_key: the evaluation metric shown on the progress bar.
+
+    Returns:
+        {"steps", "train_time_s", "final_train_loss", "tokens_per_s"}.
+    """
+    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
+    stateful: dict[str, Stateful] = {"model": model, "optimizer": optimizer}
+    with TrainingSession(run_dir, LMTrainState(), cfg.steps, desc, stateful) as session:
+        state = session.state
+        resumed_s = state.train_s
+        losses: list[float] = []
+        tokens_seen = 0
+        while state.step < cfg.steps:
+            batch = batch_at(state.step)
+            lr = lr_at(state.step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr)
+            loss, grad_norm = train_step(model, optimizer, batch, lr, cfg.max_grad_norm)
+            losses.append(loss)
+            tokens_seen += batch.numel()
+            state.step += 1
+            session.bar.update(1)
+            if state.step % cfg.eval_every == 0 or state.step == cfg.steps:
+                with session.paused():  # evaluating and saving is not training time
+                    row = {
+                        "losses/train": sum(losses) / len(losses),
+                        "charts/lr": lr,
+                        "charts/grad_norm": grad_norm,
+                        **evaluate(),
+                    }
+                    state.last_loss, losses = row["losses/train"], []
+                    session.log(state.step, **row)
+                    session.bar.set_postfix(
+                        {
+                            "loss": f"{row['losses/train']:.3f}",
+                            progress_key: f"{row[progress_key]:.4f}",
+                        }
+                    )
+                    session.checkpoint()
+    fresh_s = state.train_s - resumed_s
+    return {
+        "steps": state.step,
+        "train_time_s": state.train_s,
+        "final_train_loss": state.last_loss,
+        "tokens_per_s": tokens_seen / fresh_s if fresh_s > 0 else float("nan"),
+    }
