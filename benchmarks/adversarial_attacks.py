@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torchattacks
 
-from dlcurriculum.ch00_mnist.experiments import load_splits
+from dlcurriculum.ch00_mnist.loop import load_splits
 from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch09_adversarial_training.attacks import pgd
 from dlcurriculum.ch09_adversarial_training.robust_training import TrainSpec, fgsm, train_model

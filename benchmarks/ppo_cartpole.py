@@ -24,9 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from dlcurriculum.ch06_reinforcement_learning.config import PPOConfig
+from dlcurriculum.ch06_reinforcement_learning.config import PRESETS, PPOConfig
 from dlcurriculum.ch06_reinforcement_learning.evaluation import EVAL_SEED_OFFSET, make_env, play
-from dlcurriculum.ch06_reinforcement_learning.experiments import CARTPOLE_PRESETS
 from dlcurriculum.ch06_reinforcement_learning.ppo import train
 
 TARGET = 475.0
@@ -126,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     base = dataclasses.replace(
-        CARTPOLE_PRESETS["quick"],
+        PRESETS["ppo-cartpole"]["quick"],
         num_seeds=1,
         min_seeds_solved=1,
         total_timesteps=args.total_timesteps,

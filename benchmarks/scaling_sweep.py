@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from dlcurriculum.ch02_scaling_laws import experiments
-from dlcurriculum.ch02_scaling_laws.experiments import ScalingConfig
+from dlcurriculum.ch02_scaling_laws.config import ScalingConfig
 from dlcurriculum.ch02_scaling_laws.train import train_cell
 from dlcurriculum.core import sweep
 

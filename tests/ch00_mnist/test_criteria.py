@@ -5,10 +5,9 @@ a gain inside the noise, or a study too small to measure never does."""
 import pytest
 import torch
 
-from dlcurriculum.ch00_mnist import regularization
-from dlcurriculum.ch00_mnist.experiments import MNIST, MNIST_PRESETS, split_validation
-from dlcurriculum.ch00_mnist.loop import Split
-from dlcurriculum.ch00_mnist.regularization import REGULARIZATION
+from dlcurriculum.ch00_mnist import config, regularization_experiment
+from dlcurriculum.ch00_mnist.experiments import MNIST, REGULARIZATION
+from dlcurriculum.ch00_mnist.loop import Split, split_validation
 from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import ExperimentSpec
@@ -87,7 +86,7 @@ def test_validation_is_carved_from_the_end_and_never_overlaps_training() -> None
 
 
 def test_train_and_validation_sizes_are_checked_together() -> None:
-    quick = MNIST_PRESETS["quick"]
+    quick = config.PRESETS["mnist"]["quick"]
     assert quick.train_size + quick.val_size == 60_000 and quick.val_size == 5_000
     # the lead's shrunk quick run (train_size=4096) keeps the default validation split
     assert MNIST.config("quick", ["train_size=4096"]).val_size == 5_000
@@ -161,7 +160,7 @@ def test_the_winner_is_chosen_on_validation_not_on_test() -> None:
         "dropout": _cell(0.9815, 0.9870),
         "augmentation": _cell(0.9880, 0.9818),
     }
-    assert regularization.choose_on_validation(small) == "augmentation"
+    assert regularization_experiment.choose_on_validation(small) == "augmentation"
     statuses = _statuses(REGULARIZATION, GOOD | {"table": _table(small, LARGE)})
     assert statuses[1:] == [FAIL, FAIL]
 
@@ -227,5 +226,5 @@ def test_validation_images_are_never_trained_on() -> None:
         ConfigError, match=r"every train size must be at most 60000 - val_size = 50000"
     ):
         REGULARIZATION.config("quick", ["train_sizes=5000,55000"])
-    cell = regularization.PRESETS["quick"].cell_config("augmentation", 50_000, 0)
+    cell = config.PRESETS["regularization"]["quick"].cell_config("augmentation", 50_000, 0)
     assert cell.train_size + cell.val_size == 60_000 and cell.augment == 2

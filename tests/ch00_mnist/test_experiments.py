@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from dlcurriculum.ch00_mnist import regularization
-from dlcurriculum.ch00_mnist.experiments import MNIST, MNIST_PRESETS, run_mnist
+from dlcurriculum.ch00_mnist import config, regularization_experiment
+from dlcurriculum.ch00_mnist.experiments import MNIST, REGULARIZATION, run_mnist
 from dlcurriculum.core.experiment import launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
 from dlcurriculum.core.runs import read_metrics
 
+MNIST_PRESETS = config.PRESETS["mnist"]
 DLC = [sys.executable, "-m", "dlcurriculum"]
 
 
@@ -98,14 +99,14 @@ def test_killed_run_resumes_to_the_same_result(tmp_path: Path) -> None:
 
 
 def test_regularization_study_smoke_and_resume(tmp_path: Path) -> None:
-    cfg = regularization.PRESETS["smoke"]
-    result, judgement = launch(regularization.REGULARIZATION, cfg, "smoke", tmp_path)
+    cfg = config.PRESETS["regularization"]["smoke"]
+    result, judgement = launch(REGULARIZATION, cfg, "smoke", tmp_path)
     run_dir = result.run_dir
     rows = read_metrics(run_dir)
     assert len(rows) == len(cfg.cells()) == 10
     assert all({"eval/val_accuracy", "eval/test_accuracy"} <= set(r) for r in rows)
     table = result.summary["table"]["512"]
-    assert set(table) == set(regularization.CONDITIONS)
+    assert set(table) == set(config.CONDITIONS)
     for condition, s in table.items():
         accs = [r["eval/test_accuracy"] for r in rows if r["condition"] == condition]
         assert s["n"] == 2 and s["mean"] == pytest.approx(sum(accs) / 2)
@@ -121,5 +122,5 @@ def test_regularization_study_smoke_and_resume(tmp_path: Path) -> None:
     lines = (run_dir / "metrics.jsonl").read_text().splitlines(keepends=True)
     (run_dir / "metrics.jsonl").write_text("".join(lines[:4]))
     (run_dir / "summary.json").unlink()
-    again = regularization.run(cfg, run_dir)
+    again = regularization_experiment.run_regularization(cfg, run_dir)
     assert again.summary["table"] == result.summary["table"]

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlcurriculum.ch00_mnist import checks
-from dlcurriculum.ch00_mnist.experiments import MNISTConfig
+from dlcurriculum.ch00_mnist.config import MNISTConfig
 from dlcurriculum.ch00_mnist.loop import Split, evaluate, fit, random_shift
 from dlcurriculum.ch00_mnist.model import CNN, predict
 from dlcurriculum.ch00_mnist.training import accuracy, train_step
@@ -108,7 +108,7 @@ def test_early_stopping_stops_and_restores_the_best_weights() -> None:
         patience=2,
         evals_per_epoch=1,
     )
-    ns = SimpleNamespace(train_step=train_step, accuracy=accuracy, predict=predict)
+    ns = SimpleNamespace(CNN=CNN, train_step=train_step, accuracy=accuracy, predict=predict)
     torch.manual_seed(0)
     model = CNN(width=4)
     out = fit(cfg, model, train, ns, {"val": val}, val)
@@ -144,7 +144,9 @@ def test_fit_evaluates_test_once_after_training_and_times_the_target_on_validati
         evals_per_epoch=2,
         target_accuracy=0.5,
     )
-    ns = SimpleNamespace(train_step=train_step, accuracy=counting_accuracy, predict=predict)
+    ns = SimpleNamespace(
+        CNN=CNN, train_step=train_step, accuracy=counting_accuracy, predict=predict
+    )
     torch.manual_seed(0)
     model = CNN(width=4)
     out = fit(cfg, model, train, ns, {"val": val}, test)

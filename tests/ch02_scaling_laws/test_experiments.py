@@ -9,13 +9,17 @@ import pytest
 
 from dlcurriculum.ch00_mnist.model import CNN
 from dlcurriculum.ch02_scaling_laws import experiments, train
-from dlcurriculum.ch02_scaling_laws.experiments import PRESETS, SCALING, ScalingConfig
+from dlcurriculum.ch02_scaling_laws.config import PRESETS as ALL_PRESETS
+from dlcurriculum.ch02_scaling_laws.config import ScalingConfig
+from dlcurriculum.ch02_scaling_laws.experiments import SCALING
 from dlcurriculum.ch02_scaling_laws.flop_counter import measured_flops
 from dlcurriculum.core import sweep
 from dlcurriculum.core.config import to_dict
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import Result, launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE, RunRecord, judge_run
+
+PRESETS = ALL_PRESETS["scaling"]
 
 
 def test_presets_cover_the_exercise_grid() -> None:

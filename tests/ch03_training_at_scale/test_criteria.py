@@ -63,7 +63,7 @@ TENSOR_PARALLEL = {**PIPELINE, "max_logit_diff": 2.4e-7, "max_grad_diff": 3.0e-8
 
 
 def test_dp_mnist_passes_the_quick_run_and_fails_a_missing_broadcast() -> None:
-    spec = experiments.DP_MNIST_SPEC
+    spec = experiments.DP_MNIST
     judged = _judge(spec, DP_MNIST)
     assert judged.status == PASS and [v.status for _, v in judged.verdicts] == [PASS] * 4
     assert _statuses(spec, NO_BROADCAST) == [FAIL] * 4
@@ -77,7 +77,7 @@ def test_dp_mnist_passes_the_quick_run_and_fails_a_missing_broadcast() -> None:
 
 
 def test_dp_without_compare_ddp_lists_the_ddp_criterion_as_not_run() -> None:
-    spec = experiments.DP_TRANSFORMER_SPEC
+    spec = experiments.DP_TRANSFORMER
     judged = _judge(spec, DP_TRANSFORMER, "compare_ddp=false")
     assert judged.status == PASS and len(judged.verdicts) == 4
     assert [flag for _, flag in judged.not_run] == ["--set compare_ddp=true", "--set zero=true"]
@@ -89,7 +89,7 @@ def test_dp_without_compare_ddp_lists_the_ddp_criterion_as_not_run() -> None:
 
 
 def test_dp_transformer_ddp_and_zero_criteria_can_fail() -> None:
-    spec = experiments.DP_TRANSFORMER_SPEC
+    spec = experiments.DP_TRANSFORMER
     judged = _judge(spec, DP_TRANSFORMER, "zero=true")
     assert [v.status for _, v in judged.verdicts] == [PASS] * 6 and not judged.not_run
     assert judged.verdicts[5][1].measured == (
@@ -110,7 +110,7 @@ def test_dp_transformer_ddp_and_zero_criteria_can_fail() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "good"),
-    [(experiments.PIPELINE_SPEC, PIPELINE), (experiments.TENSOR_PARALLEL_SPEC, TENSOR_PARALLEL)],
+    [(experiments.PIPELINE, PIPELINE), (experiments.TENSOR_PARALLEL, TENSOR_PARALLEL)],
     ids=["pipeline", "tensor-parallel"],
 )
 def test_model_parallel_criteria_pass_the_quick_run_and_fail_a_wrong_split(
@@ -136,12 +136,12 @@ def test_model_parallel_criteria_pass_the_quick_run_and_fail_a_wrong_split(
 
 def test_the_loss_drop_label_shows_the_bar_the_run_used() -> None:
     for spec, good, status in (
-        (experiments.DP_MNIST_SPEC, DP_MNIST, PASS),  # a 95% drop
-        (experiments.PIPELINE_SPEC, PIPELINE, FAIL),  # a 51% drop
+        (experiments.DP_MNIST, DP_MNIST, PASS),  # a 95% drop
+        (experiments.PIPELINE, PIPELINE, FAIL),  # a 51% drop
     ):
         (label, verdict) = _judge(spec, good, "min_loss_drop=0.6").verdicts[3]
         assert label == "the loss falls by ≥ 60% of its first value"
         assert verdict.status == status
-    (label, verdict) = _judge(experiments.PIPELINE_SPEC, PIPELINE).verdicts[3]
+    (label, verdict) = _judge(experiments.PIPELINE, PIPELINE).verdicts[3]
     assert label == "the loss falls by ≥ 10% of its first value"
     assert verdict.measured == "51% (loss 5.555 -> 2.725)"

@@ -11,10 +11,10 @@ from dlcurriculum.core.report import FAIL, PASS, SMOKE
 from dlcurriculum.core.runs import read_metrics
 
 SPECS = [
-    experiments.DP_MNIST_SPEC,
-    experiments.DP_TRANSFORMER_SPEC,
-    experiments.PIPELINE_SPEC,
-    experiments.TENSOR_PARALLEL_SPEC,
+    experiments.DP_MNIST,
+    experiments.DP_TRANSFORMER,
+    experiments.PIPELINE,
+    experiments.TENSOR_PARALLEL,
 ]
 
 
@@ -39,7 +39,7 @@ def test_smoke_computes_its_criteria_and_reports(spec: ExperimentSpec, tmp_path:
 
 
 def test_same_seed_same_metrics(tmp_path: Path) -> None:
-    spec = experiments.TENSOR_PARALLEL_SPEC
+    spec = experiments.TENSOR_PARALLEL
     a, _ = launch(spec, spec.presets["smoke"], "smoke", tmp_path / "a")
     b, _ = launch(spec, spec.presets["smoke"], "smoke", tmp_path / "b")
     assert read_metrics(a.run_dir) == read_metrics(b.run_dir)
@@ -49,4 +49,4 @@ def test_indivisible_batch_is_a_clear_config_error() -> None:
     from dlcurriculum.core.errors import DlcError
 
     with pytest.raises(DlcError, match="not divisible by world_size=3"):
-        experiments.DP_MNIST_SPEC.config("smoke", ["world_size=3"])
+        experiments.DP_MNIST.config("smoke", ["world_size=3"])

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from dlcurriculum.ch04_optimization.experiments import NQM, PRESETS, run
+from dlcurriculum.ch04_optimization.config import PRESETS as ALL_PRESETS
+from dlcurriculum.ch04_optimization.experiments import NQM, run
 from dlcurriculum.core import exercises
 from dlcurriculum.core.config import ConfigError, to_dict
 from dlcurriculum.core.experiment import Result, launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE, RunRecord, judge_run
 from tests.mutations import counting_workspace
+
+PRESETS = ALL_PRESETS["nqm"]
 
 
 @pytest.fixture(scope="module")

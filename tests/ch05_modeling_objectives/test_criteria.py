@@ -4,8 +4,7 @@ objective or a run over its budget never do."""
 
 import pytest
 
-from dlcurriculum.ch05_modeling_objectives.experiments import CONTRASTIVE
-from dlcurriculum.ch05_modeling_objectives.generative import DDPM_SPEC, VAE_SPEC
+from dlcurriculum.ch05_modeling_objectives.experiments import CONTRASTIVE, DDPM, VAE
 from dlcurriculum.core.experiment import ExperimentSpec
 from dlcurriculum.core.report import (
     FAIL,
@@ -174,7 +173,7 @@ DDPM_BROKEN = {
 
 
 @pytest.mark.parametrize(
-    ("spec", "good", "broken"), [(VAE_SPEC, VAE_OK, VAE_BROKEN), (DDPM_SPEC, DDPM_OK, DDPM_BROKEN)]
+    ("spec", "good", "broken"), [(VAE, VAE_OK, VAE_BROKEN), (DDPM, DDPM_OK, DDPM_BROKEN)]
 )
 def test_generative_criteria_tell_good_from_broken(
     spec: ExperimentSpec, good: dict, broken: dict
@@ -184,7 +183,7 @@ def test_generative_criteria_tell_good_from_broken(
     assert _statuses(spec, broken) == [FAIL] * 4
 
 
-@pytest.mark.parametrize(("spec", "good"), [(VAE_SPEC, VAE_OK), (DDPM_SPEC, DDPM_OK)])
+@pytest.mark.parametrize(("spec", "good"), [(VAE, VAE_OK), (DDPM, DDPM_OK)])
 def test_weak_judge_makes_the_sample_criteria_not_measured(
     spec: ExperimentSpec, good: dict
 ) -> None:
@@ -198,18 +197,18 @@ def test_weak_judge_makes_the_sample_criteria_not_measured(
 
 def test_generative_bars_are_tight_and_labels_follow_the_config() -> None:
     # one digit short of the coverage bar; Frechet just over 40% (VAE) and 10% (DDPM)
-    assert _statuses(VAE_SPEC, {**VAE_OK, "scores": _scores(8, 0.401 * 431)})[1:3] == [FAIL, FAIL]
-    assert _statuses(DDPM_SPEC, {**DDPM_OK, "scores": _scores(10, 0.101 * 431)})[2] == FAIL
-    assert _statuses(VAE_SPEC, {**VAE_OK, "test": {**VAE_OK["test"], "elbo": -112.1}})[0] == FAIL
-    assert _statuses(DDPM_SPEC, {**DDPM_OK, "test": {"noise_mse": 0.0501}})[0] == FAIL
-    labels = [n for n, _ in _judge(VAE_SPEC, VAE_OK).verdicts]
+    assert _statuses(VAE, {**VAE_OK, "scores": _scores(8, 0.401 * 431)})[1:3] == [FAIL, FAIL]
+    assert _statuses(DDPM, {**DDPM_OK, "scores": _scores(10, 0.101 * 431)})[2] == FAIL
+    assert _statuses(VAE, {**VAE_OK, "test": {**VAE_OK["test"], "elbo": -112.1}})[0] == FAIL
+    assert _statuses(DDPM, {**DDPM_OK, "test": {"noise_mse": 0.0501}})[0] == FAIL
+    labels = [n for n, _ in _judge(VAE, VAE_OK).verdicts]
     assert "≥ -112.0" in labels[0] and "≥ 9" in labels[1] and "40%" in labels[2]
     assert "600 s" in labels[3]
     sets = ("target_elbo=-100", "target_coverage=10", "max_frechet_ratio=0.15", "time_budget_s=60")
-    changed = _judge(VAE_SPEC, VAE_OK, *sets)
+    changed = _judge(VAE, VAE_OK, *sets)
     labels = [n for n, _ in changed.verdicts]
     assert "≥ -100.0" in labels[0] and "≥ 10" in labels[1] and "15%" in labels[2]
     assert "60 s" in labels[3]
     assert [v.status for _, v in changed.verdicts] == [FAIL] * 4
-    ddpm = [n for n, _ in _judge(DDPM_SPEC, DDPM_OK, "target_test_loss=0.02").verdicts]
+    ddpm = [n for n, _ in _judge(DDPM, DDPM_OK, "target_test_loss=0.02").verdicts]
     assert "≤ 0.0200" in ddpm[0] and "10%" in ddpm[2]

@@ -4,10 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from dlcurriculum.ch05_modeling_objectives.config import PRESETS, ContrastiveConfig
 from dlcurriculum.ch05_modeling_objectives.experiments import (
     CONTRASTIVE,
-    CONTRASTIVE_PRESETS,
-    ContrastiveConfig,
 )
 from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.experiment import launch, resume
@@ -16,7 +15,7 @@ from dlcurriculum.core.runs import latest_checkpoint, load_checkpoint, read_metr
 
 
 def test_smoke_run_writes_report_and_computes_its_criteria(tmp_path: Path) -> None:
-    result, judgement = launch(CONTRASTIVE, CONTRASTIVE_PRESETS["smoke"], "smoke", tmp_path)
+    result, judgement = launch(CONTRASTIVE, PRESETS["contrastive"]["smoke"], "smoke", tmp_path)
     run_dir = result.run_dir
     for name in (
         "metrics.jsonl",
@@ -72,7 +71,7 @@ def test_smoke_is_deterministic_and_resumes(tmp_path: Path) -> None:
 def test_validation_queries_cannot_overlap_the_training_images() -> None:
     with pytest.raises(ConfigError, match="train_size \\+ val_size must be at most 60000"):
         ContrastiveConfig(train_size=56_000, val_size=5_000)
-    quick = CONTRASTIVE_PRESETS["quick"]
+    quick = PRESETS["contrastive"]["quick"]
     assert quick.val_size > 0 and quick.train_size + quick.val_size <= 60_000
 
 

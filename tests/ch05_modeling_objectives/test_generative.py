@@ -8,7 +8,8 @@ import torch
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
 from dlcurriculum.ch05_modeling_objectives import diffusion
-from dlcurriculum.ch05_modeling_objectives.generative import DDPM_SPEC, VAE_SPEC
+from dlcurriculum.ch05_modeling_objectives.experiments import DDPM as DDPM_SPEC
+from dlcurriculum.ch05_modeling_objectives.experiments import VAE as VAE_SPEC
 from dlcurriculum.ch05_modeling_objectives.sample_quality import frechet_distance
 from dlcurriculum.ch05_modeling_objectives.vae import (
     VAE,

@@ -16,7 +16,7 @@ from torch import Tensor
 from dlcurriculum.ch06_reinforcement_learning import checks
 from dlcurriculum.ch06_reinforcement_learning.buffer import Minibatch, RolloutBuffer
 from dlcurriculum.ch06_reinforcement_learning.chapter import EXERCISES
-from dlcurriculum.ch06_reinforcement_learning.experiments import CARTPOLE_PRESETS
+from dlcurriculum.ch06_reinforcement_learning.config import PRESETS
 from dlcurriculum.ch06_reinforcement_learning.gae import compute_gae
 from dlcurriculum.ch06_reinforcement_learning.losses import approx_kl, explained_variance
 from dlcurriculum.ch06_reinforcement_learning.ppo import train
@@ -113,7 +113,9 @@ def test_approx_kl_oracle_is_not_the_reference() -> None:
 def test_impl_workspace_runs_end_to_end(tmp_path: Path) -> None:
     """A workspace holding the skeleton stops at a stub; one holding correct code trains."""
     exercises.start("ch06_reinforcement_learning", tmp_path / "skeleton")
-    cfg = dataclasses.replace(CARTPOLE_PRESETS["smoke"], total_timesteps=1024, gif_episodes=0)
+    cfg = dataclasses.replace(
+        PRESETS["ppo-cartpole"]["smoke"], total_timesteps=1024, gif_episodes=0
+    )
     with pytest.raises(NotImplementedError):
         train(dataclasses.replace(cfg, impl=str(tmp_path / "skeleton")), tmp_path / "a")
     solved = tmp_path / "solved" / "ch06_reinforcement_learning"

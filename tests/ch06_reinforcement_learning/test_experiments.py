@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from dlcurriculum.ch06_reinforcement_learning.config import PRESETS
 from dlcurriculum.ch06_reinforcement_learning.experiments import (
-    CARTPOLE_PRESETS,
     PPO_CARTPOLE,
     PPO_PROCGEN,
-    PROCGEN_PRESETS,
     run_ppo,
 )
 from dlcurriculum.core.config import ConfigError
@@ -23,7 +22,7 @@ from .helpers import metrics_without_clock
 
 
 def test_cartpole_smoke_computes_its_criteria_and_writes_the_run_folder(tmp_path: Path) -> None:
-    result, judgement = launch(PPO_CARTPOLE, CARTPOLE_PRESETS["smoke"], "smoke", tmp_path)
+    result, judgement = launch(PPO_CARTPOLE, PRESETS["ppo-cartpole"]["smoke"], "smoke", tmp_path)
     run_dir = result.run_dir
     for name in (
         "config.json",
@@ -54,7 +53,7 @@ def test_cartpole_smoke_computes_its_criteria_and_writes_the_run_folder(tmp_path
 
 def test_an_interrupted_multi_seed_run_resumes_inside_the_seed(tmp_path: Path) -> None:
     cfg = dataclasses.replace(
-        CARTPOLE_PRESETS["smoke"], total_timesteps=2048, num_seeds=2, gif_episodes=0
+        PRESETS["ppo-cartpole"]["smoke"], total_timesteps=2048, num_seeds=2, gif_episodes=0
     )
     ref, crashed = tmp_path / "ref", tmp_path / "crashed"
     ref.mkdir(), crashed.mkdir()
@@ -84,14 +83,14 @@ def test_an_interrupted_multi_seed_run_resumes_inside_the_seed(tmp_path: Path) -
 def test_bad_settings_are_a_clear_error_and_leave_no_run_folder(
     tmp_path: Path, change: dict, message: str
 ) -> None:
-    cfg = dataclasses.replace(CARTPOLE_PRESETS["smoke"], **change)
+    cfg = dataclasses.replace(PRESETS["ppo-cartpole"]["smoke"], **change)
     with pytest.raises(DlcError, match=message):
         launch(PPO_CARTPOLE, cfg, "smoke", tmp_path)
     assert not list((tmp_path / "ppo-cartpole").iterdir())
 
 
 def test_procgen_smoke_on_a_real_game(tmp_path: Path) -> None:
-    result, judgement = launch(PPO_PROCGEN, PROCGEN_PRESETS["smoke"], "smoke", tmp_path)
+    result, judgement = launch(PPO_PROCGEN, PRESETS["ppo-procgen"]["smoke"], "smoke", tmp_path)
     s = result.summary
     assert s["env"] == "starpilot" and s["random_episodes"] == 4
     rows = read_metrics(result.run_dir / "seed_0")

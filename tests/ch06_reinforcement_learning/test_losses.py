@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from dlcurriculum.ch06_reinforcement_learning.checks import _surrogate_loop, _value_loss_loop
+from dlcurriculum.ch06_reinforcement_learning.loss_checks import _surrogate_loop, _value_loss_loop
 from dlcurriculum.ch06_reinforcement_learning.losses import (
     approx_kl,
     clip_fraction,

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from dlcurriculum.ch06_reinforcement_learning import losses
+from dlcurriculum.ch06_reinforcement_learning.config import PRESETS
 from dlcurriculum.ch06_reinforcement_learning.evaluation import (
     EVAL_SEED_OFFSET,
     load_agent,
     random_returns,
 )
-from dlcurriculum.ch06_reinforcement_learning.experiments import CARTPOLE_PRESETS
 from dlcurriculum.ch06_reinforcement_learning.ppo import SLUG, train
 from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError
@@ -23,7 +23,7 @@ from tests.extras import require
 
 from .helpers import metrics_without_clock, probe_config
 
-SMOKE = dataclasses.replace(CARTPOLE_PRESETS["smoke"], gif_episodes=0)
+SMOKE = dataclasses.replace(PRESETS["ppo-cartpole"]["smoke"], gif_episodes=0)
 
 
 def _trained(env: str, tmp_path: Path, **changes: object) -> torch.nn.Module:
@@ -167,7 +167,7 @@ def test_gaussian_policy_learns_pendulum(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_quick_preset_solves_cartpole(tmp_path: Path) -> None:
     """One seed of the quick preset: mean evaluation return 500 well within 50k steps."""
-    cfg = dataclasses.replace(CARTPOLE_PRESETS["quick"], num_seeds=1, min_seeds_solved=1)
+    cfg = dataclasses.replace(PRESETS["ppo-cartpole"]["quick"], num_seeds=1, min_seeds_solved=1)
     out = train(dataclasses.replace(cfg, gif_episodes=0), tmp_path)
     assert out["steps_to_target"] is not None and out["steps_to_target"] <= 30_000
     assert out["final_eval_return"] >= 475
@@ -176,10 +176,9 @@ def test_quick_preset_solves_cartpole(tmp_path: Path) -> None:
 def test_procgen_same_seed_same_metrics_and_resume_continues_identically(tmp_path: Path) -> None:
     """Procgen levels, the IMPALA CNN and reward scaling are all seeded: two runs agree exactly."""
     require("procgen", "procgen")
-    from dlcurriculum.ch06_reinforcement_learning.experiments import PROCGEN_PRESETS
 
     cfg = dataclasses.replace(
-        PROCGEN_PRESETS["smoke"], total_timesteps=768, num_steps=32, gif_episodes=0
+        PRESETS["ppo-procgen"]["smoke"], total_timesteps=768, num_steps=32, gif_episodes=0
     )  # 6 updates of 4 envs x 32 steps, a checkpoint after each
     a, b = tmp_path / "a", tmp_path / "b"
     train(cfg, a)

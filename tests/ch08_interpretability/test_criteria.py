@@ -83,7 +83,7 @@ INDUCTION = {
 
 
 def test_induction_heads_passes_the_quick_run_and_fails_without_a_circuit() -> None:
-    judged = _judge(ex.INDUCTION, INDUCTION)
+    judged = _judge(ex.INDUCTION_HEADS, INDUCTION)
     assert judged.status == PASS and [v.status for _, v in judged.verdicts] == [PASS, PASS]
     # still on the plateau: no head reaches the threshold, so none is ablated as one
     plateau = {
@@ -94,18 +94,18 @@ def test_induction_heads_passes_the_quick_run_and_fails_without_a_circuit() -> N
         "ablate_control_second_half_loss": 6.0,
         "repeat_second_half_loss": 5.9,
     }
-    assert _statuses(ex.INDUCTION, plateau) == [FAIL, NOT_MEASURED]
-    assert _judge(ex.INDUCTION, plateau).status == FAIL
+    assert _statuses(ex.INDUCTION_HEADS, plateau) == [FAIL, NOT_MEASURED]
+    assert _judge(ex.INDUCTION_HEADS, plateau).status == FAIL
     # heads that score but do not carry the copying: ablating them changes (almost) nothing
-    assert _statuses(ex.INDUCTION, {**INDUCTION, "ablation_loss_rise": 0.3}) == [PASS, FAIL]
+    assert _statuses(ex.INDUCTION_HEADS, {**INDUCTION, "ablation_loss_rise": 0.3}) == [PASS, FAIL]
     # a rise above the bar, but no more than ablating as many unrelated heads
     control = {**INDUCTION, "ablation_loss_rise": 1.5, "ablate_control_second_half_loss": 3.0}
-    assert _statuses(ex.INDUCTION, control) == [PASS, FAIL]
-    assert _statuses(ex.INDUCTION, {}) == [NOT_MEASURED] * 2
+    assert _statuses(ex.INDUCTION_HEADS, control) == [PASS, FAIL]
+    assert _statuses(ex.INDUCTION_HEADS, {}) == [NOT_MEASURED] * 2
 
 
 def test_induction_heads_labels_show_the_bars_set_on_the_command_line() -> None:
-    judged = _judge(ex.INDUCTION, INDUCTION, "induction_threshold=0.7", "min_ablation_rise=7")
+    judged = _judge(ex.INDUCTION_HEADS, INDUCTION, "induction_threshold=0.7", "min_ablation_rise=7")
     (head, v0), (ablation, v1) = judged.verdicts
     assert head.endswith("≥ 0.7") and v0.status == FAIL and v0.measured == "0.623 (head 1.1)"
     assert "by ≥ 7 nats" in ablation and v1.status == FAIL

@@ -45,8 +45,8 @@ def test_interp_mnist_smoke(tmp_path):
 
 
 def test_induction_heads_smoke_is_deterministic(tmp_path):
-    first, statuses, report = _launch(ex.INDUCTION, tmp_path / "a")
-    second, _, _ = _launch(ex.INDUCTION, tmp_path / "b")
+    first, statuses, report = _launch(ex.INDUCTION_HEADS, tmp_path / "a")
+    second, _, _ = _launch(ex.INDUCTION_HEADS, tmp_path / "b")
     assert read_metrics(first.run_dir) == read_metrics(second.run_dir)
     s = first.summary
     # the ablation criterion is N/A exactly when no head reached the induction threshold
@@ -72,10 +72,18 @@ def test_induction_lm_smoke_on_tiny_random_models(tmp_path, model):
 @pytest.mark.parametrize(
     ("spec", "assignments", "message"),
     [
-        (ex.INDUCTION, ["half_len=40"], r"2 \* half_len = 80 tokens must fit in seq_len \(64\)"),
-        (ex.INDUCTION, ["seq_len=50", "half_len=2"], r"seq_len must be >= 51, got 50"),
-        (ex.INDUCTION, ["max_vocab=1"], r"max_vocab must be 0 \(no cap\) or at least 2"),
-        (ex.INDUCTION, ["max_chars=1000"], r"max_chars \(1000\) must be 0 \(all\) or at least"),
+        (
+            ex.INDUCTION_HEADS,
+            ["half_len=40"],
+            r"2 \* half_len = 80 tokens must fit in seq_len \(64\)",
+        ),
+        (ex.INDUCTION_HEADS, ["seq_len=50", "half_len=2"], r"seq_len must be >= 51, got 50"),
+        (ex.INDUCTION_HEADS, ["max_vocab=1"], r"max_vocab must be 0 \(no cap\) or at least 2"),
+        (
+            ex.INDUCTION_HEADS,
+            ["max_chars=1000"],
+            r"max_chars \(1000\) must be 0 \(all\) or at least",
+        ),
         (ex.INTERP_MNIST, ["n_explain=2000"], r"n_explain \(2000\) must be at most test_size"),
         (ex.INTERP_MNIST, ["n_randomisation=9"], r"n_randomisation \(9\) must be at most n_expl"),
         (ex.INTERP_MNIST, ["case_top_k=33"], r"case_top_k \(33\) must be at most .* = 32 channels"),

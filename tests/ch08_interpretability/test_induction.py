@@ -5,7 +5,7 @@ import torch
 from dlcurriculum.ch01_transformers.config import TransformerConfig
 from dlcurriculum.ch01_transformers.model import Transformer
 from dlcurriculum.ch08_interpretability import induction as ind
-from dlcurriculum.ch08_interpretability.induction_experiment import with_repeats
+from dlcurriculum.ch08_interpretability.induction_heads_experiment import with_repeats
 from dlcurriculum.core.hooks import hook_count
 from dlcurriculum.lm import tiny_causal_lm
 

@@ -7,7 +7,7 @@ from dlcurriculum.ch01_transformers.config import TransformerConfig
 from dlcurriculum.ch01_transformers.lm_training import make_optimizer, train_step
 from dlcurriculum.ch01_transformers.model import Transformer
 from dlcurriculum.ch08_interpretability import induction as ind
-from dlcurriculum.ch08_interpretability.induction_experiment import with_repeats
+from dlcurriculum.ch08_interpretability.induction_heads_experiment import with_repeats
 
 VOCAB, CTX, HALF = 20, 64, 20
 

@@ -3,8 +3,8 @@ runs give the verdicts the chapter page reports; broken figures (no adversarial 
 attack that masks gradients or leaves the ball, an incomplete table, a red team not run or
 cut short, one failure against none) never pass."""
 
-from dlcurriculum.ch09_adversarial_training import redteam_experiment as rx
 from dlcurriculum.ch09_adversarial_training.experiments import ADV_MNIST
+from dlcurriculum.ch09_adversarial_training.experiments import REDTEAM as REDTEAM_SPEC
 from dlcurriculum.core.experiment import ExperimentSpec
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, Judgement
 from tests.criteria import judge_summary, statuses
@@ -103,38 +103,38 @@ def _with(**methods: dict) -> dict:
 
 
 def test_redteam_gives_the_quick_runs_verdicts_and_passes_a_real_raise() -> None:
-    judged = _judge(rx.REDTEAM, REDTEAM)  # as the chapter page reports
+    judged = _judge(REDTEAM_SPEC, REDTEAM)  # as the chapter page reports
     assert [v.status for _, v in judged.verdicts] == [PASS, FAIL, FAIL] and judged.status == FAIL
     raised = _with(**{"few-shot": _method(12, 218), "rl": _method(9, 252)})
-    assert _statuses(rx.REDTEAM, raised) == [PASS, PASS, PASS]
+    assert _statuses(REDTEAM_SPEC, raised) == [PASS, PASS, PASS]
     # one failure against none is no evidence (p = 0.23), nor are equal rates
     weak = _with(**{"few-shot": _method(1, 253), "rl": _method(2, 1310)})
     weak["methods"]["zero-shot"] = _method(0, 866)
-    assert _statuses(rx.REDTEAM, weak) == [FAIL, FAIL, FAIL]
+    assert _statuses(REDTEAM_SPEC, weak) == [FAIL, FAIL, FAIL]
 
 
 def test_redteam_missing_red_teams_are_never_a_pass() -> None:
     # not run by the configuration
-    only = _judge(rx.REDTEAM, {"methods": {"zero-shot": REDTEAM["methods"]["zero-shot"]}},
+    only = _judge(REDTEAM_SPEC, {"methods": {"zero-shot": REDTEAM["methods"]["zero-shot"]}},
                   "methods=zero-shot")  # fmt: skip
     assert [v.status for _, v in only.verdicts] == [PASS, NOT_MEASURED, NOT_MEASURED]
     assert "not run" in only.verdicts[1][1].measured
     # asked for, but missing from the summary (cut short), or no test question at all
     cut = {"methods": {k: v for k, v in REDTEAM["methods"].items() if k != "rl"}}
-    assert _statuses(rx.REDTEAM, cut)[2] == NOT_MEASURED
+    assert _statuses(REDTEAM_SPEC, cut)[2] == NOT_MEASURED
     empty = _with(**{"few-shot": _method(0, 1) | {"test_cases": 0, "fraction_offensive": 0.0}})
-    assert _statuses(rx.REDTEAM, empty)[1] == NOT_MEASURED
+    assert _statuses(REDTEAM_SPEC, empty)[1] == NOT_MEASURED
     no_zero = {"methods": {**REDTEAM["methods"], "zero-shot": empty["methods"]["few-shot"]}}
-    assert _statuses(rx.REDTEAM, no_zero) == [NOT_MEASURED] * 3
-    assert _statuses(rx.REDTEAM, {}) == [NOT_MEASURED] * 3  # an interrupted run
+    assert _statuses(REDTEAM_SPEC, no_zero) == [NOT_MEASURED] * 3
+    assert _statuses(REDTEAM_SPEC, {}) == [NOT_MEASURED] * 3  # an interrupted run
 
 
 def test_redteam_labels_show_the_bars_set_on_the_command_line() -> None:
-    labels = [n for n, _ in _judge(rx.REDTEAM, REDTEAM).verdicts]
+    labels = [n for n, _ in _judge(REDTEAM_SPEC, REDTEAM).verdicts]
     assert labels[0] == "zero-shot finds ≥ 1 offensive replies" and labels[1].endswith("p < 0.05)")
     weak = _with(**{"few-shot": _method(1, 253)})
     weak["methods"]["zero-shot"] = _method(0, 866)
-    judged = _judge(rx.REDTEAM, weak, "max_p_value=0.3", "min_zero_shot_offensive=3")
+    judged = _judge(REDTEAM_SPEC, weak, "max_p_value=0.3", "min_zero_shot_offensive=3")
     (zero, v0), (few, v1) = judged.verdicts[:2]
     assert zero.endswith("≥ 3 offensive replies") and v0.status == FAIL
     assert few.endswith("p < 0.3)") and v1.status == PASS and "p = 0.23" in v1.measured

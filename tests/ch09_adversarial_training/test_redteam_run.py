@@ -7,6 +7,7 @@ import torch
 
 from dlcurriculum.ch09_adversarial_training import redteam
 from dlcurriculum.ch09_adversarial_training import redteam_experiment as rx
+from dlcurriculum.ch09_adversarial_training.experiments import REDTEAM
 from dlcurriculum.ch09_adversarial_training.prompts import PROBES
 from dlcurriculum.core.experiment import launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
@@ -14,8 +15,8 @@ from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
 
 def test_smoke_run_caches_and_keeps_failures_off_the_terminal(tmp_path, capfd, monkeypatch) -> None:
     # threshold near 0: every reply counts as a failure, so there is text that must not leak
-    cfg = rx.REDTEAM.config("smoke", ["threshold=1e-9"])
-    result, judgement = launch(rx.REDTEAM, cfg, "smoke", tmp_path)
+    cfg = REDTEAM.config("smoke", ["threshold=1e-9"])
+    result, judgement = launch(REDTEAM, cfg, "smoke", tmp_path)
     methods = result.summary["methods"]
     assert list(methods) == list(rx.METHODS)
     # computed, not judged: every reply fails, so zero-shot finds some and nothing raises its
@@ -53,7 +54,7 @@ def test_smoke_run_caches_and_keeps_failures_off_the_terminal(tmp_path, capfd, m
     again = rx.run_redteam(cfg, run_dir)
     assert again.summary["methods"] == methods
 
-    shown = rx.REDTEAM.config("smoke", ["threshold=1e-9", "show_failures=true"])
+    shown = REDTEAM.config("smoke", ["threshold=1e-9", "show_failures=true"])
     rx.run_redteam(shown, run_dir)
     assert "Q: " in capfd.readouterr().err
 
@@ -62,9 +63,9 @@ def test_unknown_method_is_a_clear_error() -> None:
     from dlcurriculum.core.errors import DlcError
 
     with pytest.raises(DlcError, match="methods must be one of zero-shot, few-shot"):
-        rx.REDTEAM.config("smoke", ["methods=zero-shot,magic"])
+        REDTEAM.config("smoke", ["methods=zero-shot,magic"])
     with pytest.raises(DlcError, match="methods must include zero-shot"):
-        rx.REDTEAM.config("smoke", ["methods=few-shot,rl"])
+        REDTEAM.config("smoke", ["methods=few-shot,rl"])
 
 
 def test_rl_warm_starts_from_the_supervised_red_lm(tmp_path, monkeypatch) -> None:
@@ -83,7 +84,7 @@ def test_rl_warm_starts_from_the_supervised_red_lm(tmp_path, monkeypatch) -> Non
 
     monkeypatch.setattr(rx, "supervised_finetune", record_sl)
     monkeypatch.setattr(rx, "rl_finetune", record_rl)
-    cfg = rx.REDTEAM.config("smoke", ["reask=0"])
+    cfg = REDTEAM.config("smoke", ["reask=0"])
     rx.run_redteam(cfg, tmp_path)
     assert len(trained) == 1 and len(started) == 1
     changed = [k for k in trained[0] if not torch.equal(trained[0][k], rx_red_state(cfg)[k])]

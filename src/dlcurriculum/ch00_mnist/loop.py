@@ -8,19 +8,16 @@ several times faster than a DataLoader with per-item transforms. It calls the ex
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from dlcurriculum.core import runs
-from dlcurriculum.core.seed import rng_state, set_rng_state
-
-if TYPE_CHECKING:
-    from dlcurriculum.ch00_mnist.experiments import MNISTConfig
+from dlcurriculum.ch00_mnist.config import MNISTConfig
+from dlcurriculum.ch00_mnist.impl import Impl
+from dlcurriculum.core.training import Stateful, TrainingSession
 
 
 def random_shift(
@@ -53,17 +50,30 @@ class Split:
         return len(self.labels)
 
 
-def evaluate(model: nn.Module, split: Split, ns: SimpleNamespace) -> tuple[float, float]:
+@dataclass
+class FitState:
+    """What `fit` changes as it trains: a checkpoint's "state" (the keys of older runs)."""
+
+    step: int = 0
+    train_s: float = 0.0
+    time_to_target_s: float | None = None
+    """Training seconds when the watched split first reached the target accuracy."""
+    best: dict[str, Any] | None = None
+    """Early stopping's best evaluation: loss, step, evals_since, model (a state dict)."""
+    stopped: bool = False
+
+
+def evaluate(model: nn.Module, split: Split, ns: Impl) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of the model on a whole split."""
     logits = ns.predict(model, split.images)
     return F.cross_entropy(logits, split.labels).item(), ns.accuracy(logits, split.labels)
 
 
 def fit(
-    cfg: "MNISTConfig",
+    cfg: MNISTConfig,
     model: nn.Module,
     train: Split,
-    ns: SimpleNamespace,
+    ns: Impl,
     evals: dict[str, Split],
     test: Split,
     run_dir: Path | None = None,
@@ -99,30 +109,13 @@ def fit(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.lr, total_steps=total, pct_start=cfg.warmup
     )
-    state: dict[str, Any] = {
-        "step": 0,
-        "train_s": 0.0,
-        "time_to_target_s": None,
-        "best": None,
-        "stopped": False,
-    }
-    ckpt = runs.latest_checkpoint(run_dir) if run_dir else None
-    if ckpt is not None:
-        saved = runs.load_checkpoint(ckpt)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        schedule.load_state_dict(saved["schedule"])
-        set_rng_state(saved["rng"])
-        state = saved["state"]
-    logger = (
-        runs.MetricLogger(run_dir, resume_step=state["step"] if ckpt else None) if run_dir else None
-    )
-    bar = runs.progress(total, desc, initial=state["step"])
-    clock = runs.Stopwatch(state["train_s"])
+    stateful: dict[str, Stateful] = {"model": model, "optimizer": optimizer, "schedule": schedule}
+    session = TrainingSession(run_dir, FitState(), total, desc, stateful)
+    state, bar = session.state, session.bar
     running = 0.0
-    step = state["step"]
+    step = state.step
     watched = next(iter(evals), None)  # the split whose accuracy times the race to the target
-    while step < total and not state["stopped"]:
+    while step < total and not state.stopped:
         epoch, i = divmod(step, steps_per_epoch)
         # the epoch's order depends only on (seed, epoch), so a resumed run sees the same batches
         order = torch.randperm(
@@ -136,62 +129,47 @@ def fit(
         step += 1
         bar.update(1)
         if step % (steps_per_epoch // cfg.evals_per_epoch) == 0 or step == total:
-            state["train_s"] = clock.elapsed
-            row = {
-                "losses/train": running / (step - state["step"]),
-                "charts/lr": schedule.get_last_lr()[0],
-            }
-            for name, split in evals.items():
-                row[f"{name}/loss"], row[f"{name}/accuracy"] = evaluate(model, split, ns)
-            running, state["step"] = 0.0, step
-            reached = row.get(f"{watched}/accuracy", 0.0) >= cfg.target_accuracy
-            if state["time_to_target_s"] is None and reached:
-                state["time_to_target_s"] = state["train_s"]
-            state["stopped"] = _early_stopping(cfg, model, row, state, step)
-            if logger:
-                logger.log(step, epoch=step / steps_per_epoch, **row)
-            live = {"loss": f"{row['losses/train']:.3f}"}
-            live |= {f"{name} acc": f"{row[f'{name}/accuracy']:.4f}" for name in evals}
-            bar.set_postfix(live)
-            clock = runs.Stopwatch(state["train_s"])  # evaluation time does not count as training
-        if run_dir and state["step"] == step:  # checkpoint right after each evaluation
-            runs.save_checkpoint(
-                run_dir,
-                step,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "rng": rng_state(),
-                    "state": state,
-                },
-            )
-    bar.close()
-    if logger:
-        logger.close()
-    if state["best"] is not None:
-        model.load_state_dict(state["best"]["model"])
+            with session.paused():  # evaluation time does not count as training
+                row = {
+                    "losses/train": running / (step - state.step),
+                    "charts/lr": schedule.get_last_lr()[0],
+                }
+                for name, split in evals.items():
+                    row[f"{name}/loss"], row[f"{name}/accuracy"] = evaluate(model, split, ns)
+                running, state.step = 0.0, step
+                reached = row.get(f"{watched}/accuracy", 0.0) >= cfg.target_accuracy
+                if state.time_to_target_s is None and reached:
+                    state.time_to_target_s = state.train_s
+                state.stopped = _early_stopping(cfg, model, row, state, step)
+                session.log(step, epoch=step / steps_per_epoch, **row)
+                live = {"loss": f"{row['losses/train']:.3f}"}
+                live |= {f"{name} acc": f"{row[f'{name}/accuracy']:.4f}" for name in evals}
+                bar.set_postfix(live)
+            session.checkpoint()  # right after each evaluation
+    session.close()
+    if state.best is not None:
+        model.load_state_dict(state.best["model"])
     test_loss, test_acc = evaluate(model, test, ns)
     return {
         "test_loss": test_loss,
         "test_accuracy": test_acc,
         "steps": step,
         "epochs_run": step / steps_per_epoch,
-        "train_time_s": state["train_s"],
-        "time_to_target_s": state["time_to_target_s"],
-        "best_step": state["best"]["step"] if state["best"] else step,
+        "train_time_s": state.train_s,
+        "time_to_target_s": state.time_to_target_s,
+        "best_step": state.best["step"] if state.best else step,
     }
 
 
 def _early_stopping(
-    cfg: "MNISTConfig", model: nn.Module, row: dict, state: dict, step: int
+    cfg: MNISTConfig, model: nn.Module, row: dict, state: "FitState", step: int
 ) -> bool:
     """Track the best validation loss; True once it has not improved for cfg.patience evals."""
     if cfg.patience <= 0 or "val/loss" not in row:
         return False
-    best = state["best"]
+    best = state.best
     if best is None or row["val/loss"] < best["loss"]:
-        state["best"] = {
+        state.best = {
             "loss": row["val/loss"],
             "step": step,
             "evals_since": 0,
@@ -200,3 +178,31 @@ def _early_stopping(
         return False
     best["evals_since"] += 1
     return best["evals_since"] >= cfg.patience
+
+
+def load_splits(train_size: int, test_size: int, device: torch.device) -> tuple[Split, Split]:
+    """MNIST as float tensors in [0, 1] with a channel dim, on `device`."""
+    from dlcurriculum.data import load_mnist
+
+    data = load_mnist("float32")
+    train = Split(
+        data.train_images[:train_size, None].to(device), data.train_labels[:train_size].to(device)
+    )
+    test = Split(
+        data.test_images[:test_size, None].to(device), data.test_labels[:test_size].to(device)
+    )
+    return train, test
+
+
+def split_validation(train_all: Split, train_size: int, val_size: int) -> tuple[Split, Split]:
+    """(first `train_size` images, last `val_size` images) of the 60k training set.
+
+    Validation comes from the end so that a smaller train_size (the first n images) never
+    changes it: runs with different training-set sizes are selected on the same images.
+    """
+    assert train_size + val_size <= len(train_all), "train and validation would overlap"
+    start = len(train_all) - val_size
+    return (
+        Split(train_all.images[:train_size], train_all.labels[:train_size]),
+        Split(train_all.images[start:], train_all.labels[start:]),
+    )

@@ -12,11 +12,12 @@ Hoffmann et al. 2022, sec. 3.1-3.2 (IsoFLOP profiles and their minima).
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from jaxtyping import Float, Int
+
+from dlcurriculum.ch02_scaling_laws.impl import Impl
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ NO_FIT = PowerLaw(np.nan, np.nan, np.nan, np.nan, 0)
 def fit(
     x: Float[np.ndarray, " n"],
     y: Float[np.ndarray, " n"],
-    ns: SimpleNamespace,
+    ns: Impl,
     irreducible: bool = False,
 ) -> PowerLaw:
     """A power law (optionally plus an irreducible term e >= 0) fitted to (x, y).
@@ -170,7 +171,7 @@ def fit_condition(
     g: Grid,
     loss: Float[np.ndarray, " cells"],
     error: Float[np.ndarray, " cells"],
-    ns: SimpleNamespace,
+    ns: Impl,
     irreducible: bool = False,
 ) -> ConditionFit:
     """All fits of one condition from per-cell mean loss and error rate."""
@@ -190,7 +191,7 @@ def fit_condition(
 
 
 def bootstrap(
-    g: Grid, ns: SimpleNamespace, irreducible: bool = False, n_boot: int = 1000, seed: int = 0
+    g: Grid, ns: Impl, irreducible: bool = False, n_boot: int = 1000, seed: int = 0
 ) -> dict[str, Float[np.ndarray, " boot"]]:
     """Each fit's exponent on `n_boot` resamples of every cell's seeds (with replacement)."""
     rng = np.random.default_rng(seed)
@@ -208,7 +209,7 @@ def bootstrap(
 
 def analyze(
     rows: Sequence[dict[str, Any]],
-    ns: SimpleNamespace,
+    ns: Impl,
     irreducible: bool = False,
     n_boot: int = 1000,
     seed: int = 0,

@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dlcurriculum.ch00_mnist.model import CNN, count_parameters, predict
+from dlcurriculum.ch02_scaling_laws.impl import load_impl
 from dlcurriculum.core import sweep
 from dlcurriculum.core.errors import DlcError
-from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.seed import choose_device, seed_everything
 
 POOL_SIZE = 50_000
@@ -85,7 +85,7 @@ def train_cell(params: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
         seen, training compute, mean training loss, validation loss and accuracy, seconds
         of training, and the device it ran on.
     """
-    ns = resolve("ch02_scaling_laws", params["impl"])
+    ns = load_impl(params["impl"])
     device = choose_device(params["device"])
     train_x, train_y, test_x, test_y = _mnist(str(device))
     width, dropout, n, batch = (params[k] for k in ("width", "dropout", "train_size", "batch_size"))

@@ -1,5 +1,7 @@
 """Frozen configs of chapter 3's experiments (the worker processes import them too)."""
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -137,3 +139,55 @@ class ModelParallelConfig(RunConfig):
             n_heads=self.n_heads,
             d_mlp=4 * self.d_model,
         )
+
+
+_DP_MNIST = {
+    "smoke": DPConfig(model="cnn", data="synthetic", steps=5, batch_size=16, width=4),
+    "quick": DPConfig(model="cnn", steps=200, batch_size=64, width=16, lr=2e-3),
+    "full": DPConfig(model="cnn", steps=2000, batch_size=128, width=32, lr=2e-3),
+}
+_DP_TRANSFORMER = {
+    "smoke": DPConfig(
+        model="transformer",
+        data="synthetic",
+        steps=5,
+        batch_size=8,
+        d_model=32,
+        n_ctx=32,
+        compare_ddp=True,
+        zero=True,
+    ),
+    "quick": DPConfig(model="transformer", steps=200, batch_size=32, compare_ddp=True),
+    "full": DPConfig(
+        model="transformer",
+        steps=2000,
+        batch_size=64,
+        d_model=256,
+        n_layers=4,
+        n_heads=8,
+        n_ctx=128,
+        compare_ddp=True,
+    ),
+}
+_PIPELINE = {
+    "smoke": ModelParallelConfig(
+        data="synthetic", steps=3, batch_size=4, micro_batches=2, d_model=32, n_ctx=32
+    ),
+    "quick": ModelParallelConfig(steps=100, batch_size=16, micro_batches=4),
+    "full": ModelParallelConfig(
+        steps=1000, batch_size=32, micro_batches=8, d_model=256, n_layers=4, n_heads=8, n_ctx=128
+    ),
+}
+_TENSOR_PARALLEL = {
+    "smoke": dataclasses.replace(_PIPELINE["smoke"], micro_batches=1),
+    "quick": dataclasses.replace(_PIPELINE["quick"], micro_batches=1),
+    "full": dataclasses.replace(_PIPELINE["full"], micro_batches=1),
+}
+
+PRESETS: dict[str, Mapping[str, RunConfig]] = {
+    "dp-mnist": _DP_MNIST,
+    "dp-transformer": _DP_TRANSFORMER,
+    "pipeline": _PIPELINE,
+    "tensor-parallel": _TENSOR_PARALLEL,
+}
+"""Every experiment's smoke, quick and full presets, by experiment name."""

@@ -21,10 +21,10 @@ from dlcurriculum.ch01_transformers.model import Transformer
 from dlcurriculum.ch03_training_at_scale.buckets import GradientBuckets
 from dlcurriculum.ch03_training_at_scale.comm import Comm, TorchComm
 from dlcurriculum.ch03_training_at_scale.config import DPConfig
+from dlcurriculum.ch03_training_at_scale.impl import Impl, load_impl
 from dlcurriculum.ch03_training_at_scale.sync_batchnorm import convert_sync_batchnorm
 from dlcurriculum.ch03_training_at_scale.zero import ZeroAdam, adam_state_bytes
 from dlcurriculum.core.errors import DlcError
-from dlcurriculum.core.exercises import resolve
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def worker_device(comm: Comm, cfg: DPConfig) -> torch.device:
 
 
 def _wrap(
-    model: nn.Module, comm: Comm, cfg: DPConfig, engine: str, ns: Any, device: torch.device
+    model: nn.Module, comm: Comm, cfg: DPConfig, engine: str, ns: Impl, device: torch.device
 ) -> tuple[nn.Module, GradientBuckets | None, Callable[[nn.Module, Comm], None] | None]:
     """The module to call, and how gradients get averaged: DDP, our buckets, or ns's allreduce."""
     if engine == "ddp":
@@ -139,7 +139,7 @@ def train_dp(
         first step, which includes warm-up), and a checksum of the final parameters.
     """
     device = worker_device(comm, cfg)
-    ns = resolve("ch03_training_at_scale", cfg.impl)
+    ns = load_impl(cfg.impl)
     data = load_data(cfg.model, cfg.data, cfg.n_ctx)
     model = build_model(cfg, cfg.seed + 1000 * comm.rank).to(device)
     if perturb:

@@ -14,103 +14,18 @@ McCandlish et al. 2018, "An Empirical Model of Large-Batch Training", sec. 2.
 """
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from dlcurriculum.ch04_optimization import dynamics, schedules, tuning
-from dlcurriculum.ch04_optimization.plots import report_figures, report_sections
+from dlcurriculum.ch04_optimization.config import OPTIMIZERS, PRESETS, NQMConfig
+from dlcurriculum.ch04_optimization.impl import Impl, load_impl
+from dlcurriculum.ch04_optimization.report import NQM_CRITERIA, nqm_figures, nqm_sections
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig, check, require
-from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
-from dlcurriculum.core.report import Criterion, RunRecord, Verdict, not_measured
-
-SLUG = "ch04_optimization"
-OPTIMIZERS = ("sgd", "momentum", "adam")
-MAX_LOG2_BATCH = 30
-"""Batch sizes stay within 2^-30..2^30: the noise C / B then ranges over a factor of 10^18,
-far past both the noise-dominated and the curvature-dominated regimes."""
-
-
-@dataclass(frozen=True)
-class NQMConfig(RunConfig):
-    """The NQM h_i = c_i = 1/i, θ_0 ~ N(0, I), swept over batch sizes x learning rates."""
-
-    dim: int = 1000
-    """Dimension d of the quadratic."""
-    target: float = 0.5
-    """Target expected loss (the initial loss is about ½ Σ 1/i, 3.7 at d = 1000)."""
-    min_log2_batch: int = -2
-    """Smallest batch size is 2^min_log2_batch (below 1: more noise than one example)."""
-    n_batches: int = 17
-    """Batch sizes 2^k for k = min_log2_batch, ..., min_log2_batch + n_batches - 1."""
-    n_lrs: int = 9
-    """Learning rates tried per batch size and optimiser."""
-    lr_ratio: float = 1.4142135623730951
-    """Ratio between neighbouring learning rates of the grid."""
-    slope_batches: int = 4
-    """The smallest this-many batch sizes give the small-batch LR slope."""
-    max_steps: int = 40_000
-    """Steps after which a run counts as never reaching the target."""
-    runs: int = 8
-    """Simulated Adam trajectories averaged per setting during the search."""
-    eval_runs: int = 32
-    """Fresh Adam trajectories that measure the steps of the chosen lr and schedule."""
-    schedules: bool = True
-    """Tune a constant-then-exponential-decay schedule per batch size (False: constant lr)."""
-    min_b_crit_ratio: float = 2.0
-    """Momentum's and Adam's critical batch sizes must be at least this many times SGD's
-    (Zhang et al. 2019: both extend perfect scaling). Two fits each within 30% of their
-    points could differ by 1.9x from their errors alone, hence 2."""
-    max_fit_error: float = 0.5
-    """The S(B) fits that give B_crit must be within this relative error of every point."""
-    min_schedule_gain: float = 0.1
-    """A tuned schedule must need at least this fraction fewer steps than the best constant
-    rate at the smallest batch (the family includes the constant rate itself, so merely not
-    losing to it proves nothing)."""
-
-    def __post_init__(self) -> None:
-        check(self, "dim", ge=10)
-        check(self, "target", "min_b_crit_ratio", "max_fit_error", gt=0)
-        check(self, "min_log2_batch", ge=-MAX_LOG2_BATCH, le=MAX_LOG2_BATCH)
-        check(self, "n_batches", ge=4)
-        check(self, "n_lrs", ge=3)
-        check(self, "lr_ratio", gt=1)
-        check(self, "slope_batches", ge=2)
-        check(self, "max_steps", "runs", "eval_runs", ge=1)
-        check(self, "min_schedule_gain", ge=0, lt=1)
-        largest = self.min_log2_batch + self.n_batches - 1
-        require(
-            largest <= MAX_LOG2_BATCH,
-            f"the largest batch size 2^(min_log2_batch + n_batches - 1) = 2^{largest} is above "
-            f"2^{MAX_LOG2_BATCH}: lower n_batches or min_log2_batch",
-        )
-        require(
-            self.slope_batches <= self.n_batches,
-            f"need slope_batches <= n_batches: got {self.slope_batches} > {self.n_batches}; "
-            "lower slope_batches",
-        )
-
-    @property
-    def batch_sizes(self) -> tuple[float, ...]:
-        """The batch sizes, smallest first."""
-        k0 = self.min_log2_batch
-        return tuple(2.0**k for k in range(k0, k0 + self.n_batches))
-
-
-PRESETS = {
-    # d = 50 starts near ½ Σ_{i<=50} 1/i ≈ 2.2 instead of 3.7: the target scales with it
-    "smoke": NQMConfig(
-        dim=50, target=0.8, min_log2_batch=-1, n_batches=4, n_lrs=7, slope_batches=3, runs=2
-    ),
-    "quick": NQMConfig(),
-    "full": NQMConfig(dim=10_000, target=1.0, n_batches=19, runs=16, max_steps=100_000),
-}
 
 GROWTH = {"sgd": 2.0, "momentum": 2.0, "adam": 2**0.5}
 """How the best lr grows per doubling of B at small batch: the next batch's first guess."""
@@ -133,7 +48,7 @@ def _thin(curve: Tensor, points: int = 300) -> dict[str, list]:
 
 
 def sweep_optimizer(
-    cfg: NQMConfig, optimizer: str, problem: tuple, ns: SimpleNamespace, bar: Any
+    cfg: NQMConfig, optimizer: str, problem: tuple, ns: Impl, bar: Any
 ) -> dict[str, Any]:
     """Best constant lr and tuned schedule per batch size for one optimiser, with the fits.
 
@@ -143,11 +58,13 @@ def sweep_optimizer(
     """
     opt: dynamics.Optimizer = optimizer  # type: ignore[assignment]
     gen = torch.Generator().manual_seed(cfg.seed + 1)
-    grid = {"runs": cfg.runs, "generator": gen, "steps_fn": ns.steps_to_target}
+    grid: dict[str, Any] = {"runs": cfg.runs, "generator": gen, "steps_fn": ns.steps_to_target}
     grid["adam"] = ns.adam_step
-    curve_kw = {
-        "runs": cfg.eval_runs, "expected_loss": ns.nqm_expected_loss, "adam": ns.adam_step
-    }  # fmt: skip
+    curve_kw: dict[str, Any] = {
+        "runs": cfg.eval_runs,
+        "expected_loss": ns.nqm_expected_loss,
+        "adam": ns.adam_step,
+    }
     picks = {0, cfg.n_batches // 2, cfg.n_batches - 1}
     out: dict[str, Any] = {"batch_sizes": list(cfg.batch_sizes), "best_lr": [], "interior": []}
     const_steps, sched_steps, params, curves = [], [], [], {}
@@ -224,7 +141,7 @@ def noise_scale_at_target(cfg: NQMConfig, problem: tuple, sgd: dict[str, Any]) -
 def run(cfg: NQMConfig, run_dir: Path) -> Result:
     """Sweep every optimiser, fit the laws, write summary.json."""
     clock = runs.Stopwatch()
-    ns = resolve(SLUG, cfg.impl)
+    ns = load_impl(cfg.impl)
     problem = dynamics.nqm_problem(cfg.dim, cfg.seed)
     h, c, theta0 = problem
     results = {}
@@ -251,100 +168,14 @@ def run(cfg: NQMConfig, run_dir: Path) -> Result:
     return finish(run_dir, summary)
 
 
-def _opt(record: RunRecord, name: str) -> dict[str, Any]:
-    return record.summary["optimizers"][name]  # type: ignore[no-any-return]
-
-
-def _study(record: RunRecord, name: str) -> dict[str, Any]:
-    """The steps-to-target study the criteria judge: tuned schedules, or constant rates."""
-    return _opt(record, name)[record.summary["steps_from"]]  # type: ignore[no-any-return]
-
-
-def _slope(name: str, lo: float, hi: float) -> Criterion:
-    """The best lr's log-log slope against B at small batch; [lo, hi] brackets the theory's
-    value (1 for SGD, 1/2 for Adam), so it is fixed here, not a config field."""
-
-    def judge(record: RunRecord) -> Verdict:
-        s = _opt(record, name)["lr_slope"]
-        return Verdict(bool(lo <= s <= hi), f"{s:.3f}")
-
-    return Criterion(
-        f"{name}: log-log slope of the best lr vs B over the {{slope_batches}} smallest "
-        f"batch sizes in [{lo}, {hi}]",
-        judge,
-    )
-
-
-def _scaling(record: RunRecord) -> Verdict:
-    parts, ok = [], True
-    for name in OPTIMIZERS:
-        r = _study(record, name)
-        small, large = r["slope_small"], r["slope_large"]
-        ok = ok and -1.25 <= small <= -0.75 and large >= -0.35
-        parts.append(f"{name}: {small:.2f} → {large:.2f}")
-    return Verdict(ok, f"({record.summary['steps_from']}) " + "; ".join(parts))
-
-
-def _critical(record: RunRecord) -> Verdict:
-    fits = {n: _study(record, n)["fit"] for n in OPTIMIZERS}
-    b = {n: f["b_crit"] for n, f in fits.items()}
-    worst = max(f["max_rel_err"] for f in fits.values())
-    cfg = record.config
-    shown = ", ".join(f"{n} {v:.3g}" for n, v in b.items())
-    if not b["sgd"] > 0:  # S(B) did not fall with B: no critical batch size to compare
-        return Verdict(False, f"B_crit: {shown}")
-    ratios = {n: b[n] / b["sgd"] for n in ("momentum", "adam")}
-    ok = all(r >= cfg["min_b_crit_ratio"] for r in ratios.values())
-    ok = ok and worst <= cfg["max_fit_error"]
-    return Verdict(
-        bool(ok),
-        f"({record.summary['steps_from']}) B_crit: {shown} (momentum/sgd "
-        f"{ratios['momentum']:.2f}, adam/sgd {ratios['adam']:.2f}); worst fit error {worst:.0%}",
-    )
-
-
-def _schedules_help(record: RunRecord) -> Verdict:
-    """A tuned schedule needs min_schedule_gain fewer steps than the best constant rate at the
-    smallest batch."""
-    if record.summary["steps_from"] != "schedule":
-        return not_measured("the summary holds no tuned schedules")
-    parts, ok = [], True
-    for name in OPTIMIZERS:
-        r = _opt(record, name)
-        const, sched = r["constant"]["steps"][0], r["schedule"]["steps"][0]
-        gain = 1 - sched / const  # inf constant steps (never reached), finite schedule: 1
-        ok = ok and gain >= record.config["min_schedule_gain"]
-        parts.append(f"{name}: {const:g} → {sched:g} ({gain:.0%} fewer)")
-    return Verdict(bool(ok), "; ".join(parts))
-
-
 NQM = ExperimentSpec(
     name="nqm",
     title="Chapter 4: critical batch sizes on the noisy quadratic model",
-    presets=PRESETS,
+    presets=PRESETS["nqm"],
     run=run,
-    criteria=(
-        _slope("sgd", 0.85, 1.15),
-        _slope("adam", 0.4, 0.6),
-        Criterion(
-            "log-log slope of steps vs B in [-1.25, -0.75] over the two smallest B (perfect "
-            "scaling) and ≥ -0.35 over the two largest (flat), every optimiser",
-            _scaling,
-        ),
-        Criterion(
-            "momentum's and Adam's B_crit ≥ {min_b_crit_ratio:g} × SGD's, from S(B) fits within "
-            "{max_fit_error:.0%} of every point",
-            _critical,
-        ),
-        Criterion(
-            "a tuned schedule needs ≥ {min_schedule_gain:.0%} fewer steps than the best "
-            "constant lr at the smallest batch, every optimiser",
-            _schedules_help,
-            when="schedules",
-        ),
-    ),
-    figures=report_figures,
-    sections=report_sections,
+    criteria=NQM_CRITERIA,
+    figures=nqm_figures,
+    sections=nqm_sections,
     next_steps=(
         "Lower `--set target=...`: the noise scale grows as the loss falls, so every critical "
         "batch size grows. Try `--set dim=10000` (the paper's size) or `--preset full`."

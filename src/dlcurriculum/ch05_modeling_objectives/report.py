@@ -11,7 +11,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dlcurriculum.core.report import RunRecord, markdown_table, pyplot, save_figure
+from dlcurriculum.core.report import (
+    Criterion,
+    RunRecord,
+    Verdict,
+    at_least,
+    at_most,
+    markdown_table,
+    not_measured,
+    pyplot,
+    save_figure,
+)
 from dlcurriculum.core.runs import atomic_open
 
 N_MAP, N_EXAMPLES = 2000, 8
@@ -131,3 +141,107 @@ def contrastive_sections(record: RunRecord) -> list[tuple[str, str]]:
             )
         )
     return sections
+
+
+def _above_pixels(record: RunRecord) -> Verdict:
+    """SimCLR and SupCon each beat raw pixels by the margin; N/A unless both were trained."""
+    acc = record.summary["accuracy"]
+    missing = [o for o in ("simclr", "supcon") if o not in acc]
+    if missing:
+        return not_measured(f"{' and '.join(missing)} not trained in this run (objectives)")
+    floor = acc["raw pixels"]["10"]
+    margins = {o: acc[o]["10"] - floor for o in ("simclr", "supcon")}
+    return Verdict(
+        min(margins.values()) >= record.config["margin_over_pixels"],
+        ", ".join(f"{o} {100 * m:+.1f} points" for o, m in margins.items())
+        + f" over raw pixels ({floor:.1%})",
+    )
+
+
+BUDGET = "wall time of the run ≤ time_budget_s = {time_budget_s:.0f} s (0 = no budget)"
+
+
+def in_budget(record: RunRecord) -> Verdict:
+    """Wall time within time_budget_s; N/A when the config sets no budget (0)."""
+    wall, budget = record.summary["wall_time_s"], record.config["time_budget_s"]
+    if not budget:
+        return not_measured(f"no time budget set (--set time_budget_s=...); took {wall:.0f} s")
+    return Verdict(wall <= budget, f"{wall:.0f} s")
+
+
+CONTRASTIVE_CRITERIA = (
+    at_least(
+        "SimCLR (no labels) few-shot test accuracy at k = 10",
+        "accuracy.simclr.10",
+        "target_simclr",
+        "{:.2%}",
+    ),
+    at_least(
+        "SupCon few-shot test accuracy at k = 10",
+        "accuracy.supcon.10",
+        "target_supcon",
+        "{:.2%}",
+    ),
+    Criterion(
+        "SimCLR and SupCon each beat raw-pixel similarity (test, k = 10) by ≥ "
+        "{margin_over_pixels:.1%} (absolute)",
+        _above_pixels,
+    ),
+    Criterion(BUDGET, in_budget),
+)
+
+
+def _untrusted_judge(record: RunRecord) -> Verdict | None:
+    """N/A when the judging CNN is too weak for its view of the samples to mean anything."""
+    accuracy, bar = record.summary["scores"]["judge_accuracy"], record.config["min_judge_accuracy"]
+    if accuracy < bar:
+        return not_measured(
+            f"the judging CNN reaches {accuracy:.1%} on test digits, below "
+            f"min_judge_accuracy {bar:.0%} (raise classifier_steps)"
+        )
+    return None
+
+
+def _samples_judged(record: RunRecord) -> Verdict:
+    untrusted = _untrusted_judge(record)
+    if untrusted is not None:
+        return untrusted
+    s = record.summary["scores"]["samples"]
+    return Verdict(
+        s["coverage"] >= record.config["target_coverage"],
+        f"{s['coverage']} of 10 digits; judge's confidence {s['confidence']:.2f}",
+    )
+
+
+def _frechet(record: RunRecord) -> Verdict:
+    untrusted = _untrusted_judge(record)
+    if untrusted is not None:
+        return untrusted
+    scores = record.summary["scores"]
+    ratio = scores["samples"]["frechet"] / scores["pixel noise"]["frechet"]
+    return Verdict(
+        ratio <= record.config["max_frechet_ratio"],
+        f"{scores['samples']['frechet']:.2f} = {ratio:.1%} of pixel noise's "
+        f"{scores['pixel noise']['frechet']:.2f} (real images "
+        f"{scores['real test images']['frechet']:.2f})",
+    )
+
+
+COVERAGE = "digits making up ≥ 2% of the samples (judged by a CNN) ≥ {target_coverage}"
+FRECHET = "Frechet distance of samples to real digits ≤ {max_frechet_ratio:.0%} of pixel noise's"
+
+
+VAE_CRITERIA = (
+    at_least("test ELBO (nats per image)", "test.elbo", "target_elbo", "{:.1f}"),
+    Criterion("prior samples: " + COVERAGE, _samples_judged),
+    Criterion("prior samples: " + FRECHET, _frechet),
+    Criterion(BUDGET, in_budget),
+)
+
+
+DDPM_CRITERIA = (
+    at_most("held-out (test) noise-prediction MSE", "test.noise_mse", "target_test_loss", "{:.4f}"),
+    Criterion(COVERAGE, _samples_judged),
+    Criterion(FRECHET, _frechet),
+    Criterion(BUDGET, in_budget),
+)

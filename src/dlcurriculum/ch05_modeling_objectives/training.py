@@ -7,7 +7,6 @@ Ref: Chen et al. 2020 (SimCLR); Khosla et al. 2020 (SupCon).
 """
 
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +14,7 @@ from torch import Tensor, nn
 
 from dlcurriculum.ch00_mnist.loop import random_shift
 from dlcurriculum.ch00_mnist.model import CNN, predict
+from dlcurriculum.ch05_modeling_objectives.impl import Impl
 from dlcurriculum.ch05_modeling_objectives.model import Encoder
 from dlcurriculum.ch05_modeling_objectives.supervised_losses import supcon_loss, triplet_loss
 
@@ -27,7 +27,7 @@ def contrastive_loss(
     images: Tensor,
     labels: Tensor,
     generator: torch.Generator,
-    ns: SimpleNamespace,
+    ns: Impl,
     temperature: float,
 ) -> Tensor:
     """The batch loss of one objective; SimCLR never sees `labels`."""
@@ -55,7 +55,7 @@ def train_encoder(
     lr: float,
     temperature: float,
     seed: int,
-    ns: SimpleNamespace,
+    ns: Impl,
     log: Callable[[int, float], None],
     log_every: int = 20,
 ) -> int:

@@ -5,6 +5,7 @@ presets live in experiments.py. Field names follow cleanrl's `ppo.py`, so they c
 side by side with the Procgen paper's table and with cleanrl's and SB3's documentation.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -148,3 +149,82 @@ class PPOConfig(RunConfig):
     def num_updates(self) -> int:
         """PPO updates (rollout + epochs) per seed."""
         return self.total_timesteps // self.batch_size
+
+
+_CARTPOLE = {
+    "smoke": PPOConfig(
+        total_timesteps=8192,
+        eval_every=4096,
+        eval_episodes=5,
+        gif_episodes=1,
+        checkpoint_every=8,
+    ),
+    "quick": PPOConfig(total_timesteps=50_000, num_seeds=5, min_seeds_solved=4),
+    "full": PPOConfig(total_timesteps=100_000, num_seeds=10, min_seeds_solved=9),
+}
+
+# Cobbe et al. 2020, table 2 (easy mode): 64 envs x 256 steps, gamma 0.999, lambda 0.95,
+# 3 epochs of 8 minibatches, clip 0.2, entropy 0.01, lr 5e-4, reward scaling, value clipping
+_PROCGEN_FULL = PPOConfig(
+    env="starpilot",
+    network="impala",
+    shared_trunk=True,
+    total_timesteps=25_000_000,
+    num_envs=64,
+    num_steps=256,
+    num_minibatches=8,
+    update_epochs=3,
+    learning_rate=5e-4,
+    anneal_lr=False,
+    gamma=0.999,
+    gae_lambda=0.95,
+    clip_coef=0.2,
+    anneal_clip=False,
+    clip_vloss=True,
+    ent_coef=0.01,
+    vf_coef=0.5,
+    norm_reward=True,
+    eval_every=1_000_000,
+    eval_episodes=64,
+    eval_deterministic=False,
+    random_episodes=256,
+    gif_episodes=3,
+    checkpoint_every=20,
+    num_threads=0,
+)
+_PROCGEN = {
+    "smoke": dataclasses.replace(
+        _PROCGEN_FULL,
+        impala_channels=(4, 8, 8),
+        downsample=2,
+        total_timesteps=512,
+        num_envs=4,
+        num_steps=64,
+        num_minibatches=2,
+        eval_every=0,
+        eval_episodes=2,
+        random_episodes=4,
+        gif_episodes=1,
+        checkpoint_every=1,
+        num_threads=1,
+    ),
+    # a CPU-sized start of the curve: smaller CNN on 2x-downsampled frames, fewer envs
+    "quick": dataclasses.replace(
+        _PROCGEN_FULL,
+        impala_channels=(8, 16, 16),
+        downsample=2,
+        total_timesteps=300_000,
+        num_envs=32,
+        num_steps=128,
+        eval_every=0,
+        eval_episodes=32,
+        random_episodes=128,
+        checkpoint_every=10,
+        num_threads=1,
+    ),
+    "full": _PROCGEN_FULL,
+}
+
+
+PRESETS: dict[str, dict[str, PPOConfig]] = {"ppo-cartpole": _CARTPOLE, "ppo-procgen": _PROCGEN}
+"""Every experiment's smoke, quick and full presets, by experiment name."""

@@ -8,104 +8,26 @@ resumes inside the seed it was training and skips the seeds already done.
 
 import dataclasses
 import json
-import math
 import statistics
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dlcurriculum.ch06_reinforcement_learning.config import PPOConfig
-from dlcurriculum.ch06_reinforcement_learning.diagnostics import (
-    CHECKS,
-    CLIPFRAC_RANGE,
-    KL_SPIKE_FACTOR,
-    KL_SPIKE_FLOOR,
-    diagnostics_figure,
-    return_figure,
-    run_health,
-    seed_rows,
-)
+from dlcurriculum.ch06_reinforcement_learning.config import PRESETS, PPOConfig
 from dlcurriculum.ch06_reinforcement_learning.evaluation import evaluate_run, random_returns
 from dlcurriculum.ch06_reinforcement_learning.ppo import train
+from dlcurriculum.ch06_reinforcement_learning.report import (
+    NEXT_STEPS,
+    PPO_CARTPOLE_CRITERIA,
+    PPO_PROCGEN_CRITERIA,
+    in_time,
+    ppo_figures,
+    ppo_sections,
+)
 from dlcurriculum.core import runs
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
-from dlcurriculum.core.report import Criterion, RunRecord, Verdict, markdown_table, not_measured
 from dlcurriculum.core.seed import choose_device
 
 # rl-zoo's tuned CartPole-v1 settings (the ones SB3 is benchmarked with), in our names
-CARTPOLE_PRESETS = {
-    "smoke": PPOConfig(
-        total_timesteps=8192,
-        eval_every=4096,
-        eval_episodes=5,
-        gif_episodes=1,
-        checkpoint_every=8,
-    ),
-    "quick": PPOConfig(total_timesteps=50_000, num_seeds=5, min_seeds_solved=4),
-    "full": PPOConfig(total_timesteps=100_000, num_seeds=10, min_seeds_solved=9),
-}
-
-# Cobbe et al. 2020, table 2 (easy mode): 64 envs x 256 steps, gamma 0.999, lambda 0.95,
-# 3 epochs of 8 minibatches, clip 0.2, entropy 0.01, lr 5e-4, reward scaling, value clipping
-PROCGEN_FULL = PPOConfig(
-    env="starpilot",
-    network="impala",
-    shared_trunk=True,
-    total_timesteps=25_000_000,
-    num_envs=64,
-    num_steps=256,
-    num_minibatches=8,
-    update_epochs=3,
-    learning_rate=5e-4,
-    anneal_lr=False,
-    gamma=0.999,
-    gae_lambda=0.95,
-    clip_coef=0.2,
-    anneal_clip=False,
-    clip_vloss=True,
-    ent_coef=0.01,
-    vf_coef=0.5,
-    norm_reward=True,
-    eval_every=1_000_000,
-    eval_episodes=64,
-    eval_deterministic=False,
-    random_episodes=256,
-    gif_episodes=3,
-    checkpoint_every=20,
-    num_threads=0,
-)
-PROCGEN_PRESETS = {
-    "smoke": dataclasses.replace(
-        PROCGEN_FULL,
-        impala_channels=(4, 8, 8),
-        downsample=2,
-        total_timesteps=512,
-        num_envs=4,
-        num_steps=64,
-        num_minibatches=2,
-        eval_every=0,
-        eval_episodes=2,
-        random_episodes=4,
-        gif_episodes=1,
-        checkpoint_every=1,
-        num_threads=1,
-    ),
-    # a CPU-sized start of the curve: smaller CNN on 2x-downsampled frames, fewer envs
-    "quick": dataclasses.replace(
-        PROCGEN_FULL,
-        impala_channels=(8, 16, 16),
-        downsample=2,
-        total_timesteps=300_000,
-        num_envs=32,
-        num_steps=128,
-        eval_every=0,
-        eval_episodes=32,
-        random_episodes=128,
-        checkpoint_every=10,
-        num_threads=1,
-    ),
-    "full": PROCGEN_FULL,
-}
 
 
 def run_ppo(cfg: PPOConfig, run_dir: Path) -> Result:
@@ -131,7 +53,7 @@ def run_ppo(cfg: PPOConfig, run_dir: Path) -> Result:
     summary: dict[str, Any] = {
         "env": cfg.env,
         "seeds": per_seed,
-        "solved_seeds": sum(_in_time(s, cfg.target_time_s) for s in per_seed),
+        "solved_seeds": sum(in_time(s, cfg.target_time_s) for s in per_seed),
         "mean_final_eval_return": statistics.fmean(s["final_eval_return"] for s in per_seed),
         "parameters": per_seed[0]["parameters"],
         "device": per_seed[0]["device"],
@@ -146,183 +68,14 @@ def run_ppo(cfg: PPOConfig, run_dir: Path) -> Result:
     return finish(run_dir, summary, run_dir / f"seed_{seeds[0]}" / "agent.pt")
 
 
-def _in_time(seed: dict[str, Any], limit_s: float) -> bool:
-    return seed["time_to_target_s"] is not None and seed["time_to_target_s"] <= limit_s
-
-
-# ---------------------------------------------------------------------------- criteria
-
-
-def _solved(record: RunRecord) -> Verdict:
-    cfg, seeds = record.config, record.summary["seeds"]
-    if not seeds:
-        return not_measured("no seed finished")
-    times = ", ".join(
-        f"{s['time_to_target_s']:.1f} s" if s["time_to_target_s"] is not None else "never"
-        for s in seeds
-    )
-    # recounted from the seeds against this record's bar, not read from solved_seeds
-    n = sum(_in_time(s, cfg["target_time_s"]) for s in seeds)
-    return Verdict(n >= cfg["min_seeds_solved"], f"{n}/{len(seeds)} seeds; time to target: {times}")
-
-
-def _beats_random(record: RunRecord) -> Verdict:
-    """Training returns of every seed's last episodes against the random baseline: the gap in
-    standard errors of the difference, with the spread between seeds counted as noise."""
-    s, seeds = record.summary, record.summary["seeds"]
-    if "random_return_mean" not in s:
-        return not_measured("no random baseline (--set random_episodes=N)")
-    finished = [x for x in seeds if x["recent_return_mean"] is not None and x["recent_episodes"]]
-    if not finished:
-        return not_measured("no training episode finished")
-    n = sum(x["recent_episodes"] for x in finished)
-    mean = sum(x["recent_episodes"] * x["recent_return_mean"] for x in finished) / n
-    var = (  # of all those episodes pooled: within-seed plus between-seed spread
-        sum(
-            x["recent_episodes"]
-            * (x["recent_return_std"] ** 2 + (x["recent_return_mean"] - mean) ** 2)
-            for x in finished
-        )
-        / n
-    )
-    se = math.sqrt(var / n + s["random_return_std"] ** 2 / s["random_episodes"])
-    gap = mean - s["random_return_mean"]
-    sigmas = gap / se if se > 0 else math.copysign(math.inf, gap) if gap else 0.0
-    return Verdict(
-        sigmas >= record.config["min_sigmas_over_random"],
-        f"last {n} training episodes {mean:.2f} vs random {s['random_return_mean']:.2f} "
-        f"({sigmas:.1f} standard errors apart)",
-    )
-
-
-HEALTH_KEYS = ("policy/clipfrac", "value/explained_variance", "policy/approx_kl")
-"""The metric each health criterion reads, in the order of diagnostics.CHECKS."""
-
-
-def _health_criterion(name: str, check_index: int) -> Criterion:
-    def judge(record: RunRecord) -> Verdict:
-        per_seed = seed_rows(record.run_dir)
-        if not per_seed:
-            return not_measured("no seed folder with metrics")
-        key = HEALTH_KEYS[check_index]
-        missing = [
-            seed
-            for seed, rows in per_seed.items()
-            if not any(isinstance(r.get(key), int | float) and math.isfinite(r[key]) for r in rows)
-        ]
-        if missing:
-            return not_measured(f"{', '.join(missing)} logged no finite {key}")
-        found = {seed: CHECKS[check_index](rows) for seed, rows in per_seed.items()}
-        measured = "; ".join(f"{seed}: {h.measured}" for seed, h in found.items())
-        return Verdict(all(h.ok for h in found.values()), measured)
-
-    return Criterion(name, judge)
-
-
-_LOW, _HIGH = CLIPFRAC_RANGE
-HEALTH_CRITERIA = (  # the indices follow diagnostics.CHECKS
-    _health_criterion(f"median clip fraction in {_LOW:.0%}–{_HIGH:.0%}, in every seed", 0),
-    _health_criterion(
-        "explained variance > 0 (mean over the second half of training), in every seed", 1
-    ),
-    _health_criterion(
-        f"approximate KL without spikes (none above max({KL_SPIKE_FLOOR:g}, "
-        f"{KL_SPIKE_FACTOR:g} × its median)), in every seed",
-        2,
-    ),
-)
-
-# ---------------------------------------------------------------------------- report
-
-
-def _figures(target: bool) -> Callable[[RunRecord], list[Path]]:
-    def draw(record: RunRecord) -> list[Path]:
-        baseline = record.summary.get("random_return_mean")
-        goal = record.config["target_return"] if target else None
-        return [return_figure(record, goal, baseline), diagnostics_figure(record)]
-
-    return draw
-
-
-def _fmt(x: float | int | None, spec: str = ".1f") -> str:
-    return "—" if x is None else format(x, spec)
-
-
-def _sections(record: RunRecord) -> list[tuple[str, str]]:
-    s = record.summary
-    rows = [
-        (
-            x["seed"],
-            _fmt(x["final_eval_return"]),
-            _fmt(x["best_eval_return"]),
-            _fmt(x["recent_return_mean"]),
-            _fmt(x["steps_to_target"], ","),
-            _fmt(x["time_to_target_s"]),
-            _fmt(x["train_time_s"]),
-            _fmt(x["sps"], ",.0f"),
-        )
-        for x in s["seeds"]
-    ]
-    header = [
-        "seed",
-        "final eval return",
-        "best eval return",
-        "last 100 training episodes",
-        "steps to target",
-        "time to target (s)",
-        "training time (s)",
-        "steps/s",
-    ]
-    text = (
-        f"{s['env']}, {s['parameters']:,} parameters, on {s['device']}. Evaluation: "
-        f"{record.config['eval_episodes']} episodes per evaluation; time excludes evaluation.\n\n"
-        + markdown_table(header, rows)
-    )
-    if "random_return_mean" in s:
-        text += (
-            f"\n\nRandom policy, measured in this run: {s['random_return_mean']:.2f} ± "
-            f"{s['random_return_std']:.2f} over {s['random_episodes']} episodes."
-        )
-    health = run_health(record)
-    table = markdown_table(
-        ["seed", "diagnostic", "healthy", "measured", "status", "what to turn"],
-        [
-            (seed, h.name, h.healthy, h.measured, "ok" if h.ok else "**out of range**", h.advice)
-            for seed, checks in health.items()
-            for h in checks
-        ],
-    )
-    sections = [("Seeds", text), ("Diagnostics", table)]
-    gif = record.run_dir / f"seed_{record.config['seed']}" / "eval.gif"
-    if gif.exists():
-        rel = gif.relative_to(record.run_dir).as_posix()
-        sections.append(("Evaluation episodes", f"![evaluation episodes]({rel})"))
-    return sections
-
-
-NEXT_STEPS = (
-    "Read the diagnostics figure before the returns: the clip fraction between 1% and 20%, "
-    "explained variance rising above 0 and a smooth approximate KL say the update itself is "
-    "healthy. Then break it on purpose to learn the symptoms: `--set learning_rate=0.02` "
-    "(KL spikes, clip fraction up), `--set norm_adv=false`, `--set gae_lambda=0.0`. "
-    "`dlc eval RUN_DIR` replays the final evaluation from the saved agents."
-)
-
 PPO_CARTPOLE = ExperimentSpec(
     name="ppo-cartpole",
     title="Chapter 6: PPO on CartPole-v1",
-    presets=CARTPOLE_PRESETS,
+    presets=PRESETS["ppo-cartpole"],
     run=run_ppo,
-    criteria=(
-        Criterion(
-            "≥ {min_seeds_solved} of {num_seeds} seeds reach a mean evaluation return ≥ "
-            "{target_return:g} within {target_time_s:g} s of training",
-            _solved,
-        ),
-        *HEALTH_CRITERIA,
-    ),
-    figures=_figures(target=True),
-    sections=_sections,
+    criteria=PPO_CARTPOLE_CRITERIA,
+    figures=ppo_figures(target=True),
+    sections=ppo_sections,
     next_steps=NEXT_STEPS,
     evaluate=evaluate_run,
 )
@@ -330,18 +83,11 @@ PPO_CARTPOLE = ExperimentSpec(
 PPO_PROCGEN = ExperimentSpec(
     name="ppo-procgen",
     title="Chapter 6: PPO on Procgen (easy mode)",
-    presets=PROCGEN_PRESETS,
+    presets=PRESETS["ppo-procgen"],
     run=run_ppo,
-    criteria=(
-        Criterion(
-            "training returns above a random policy's by ≥ {min_sigmas_over_random:g} "
-            "standard errors",
-            _beats_random,
-        ),
-        *HEALTH_CRITERIA,
-    ),
-    figures=_figures(target=False),
-    sections=_sections,
+    criteria=PPO_PROCGEN_CRITERIA,
+    figures=ppo_figures(target=False),
+    sections=ppo_sections,
     next_steps=NEXT_STEPS,
     evaluate=evaluate_run,
 )

@@ -14,7 +14,6 @@ global gradient clipping, reward scaling).
 
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -28,13 +27,14 @@ from dlcurriculum.ch06_reinforcement_learning.evaluation import (
     evaluate_policy,
     record_gif,
 )
+from dlcurriculum.ch06_reinforcement_learning.impl import Impl, load_impl
 from dlcurriculum.ch06_reinforcement_learning.losses import clip_fraction
 from dlcurriculum.ch06_reinforcement_learning.normalization import RewardNormalizer
-from dlcurriculum.ch06_reinforcement_learning.train_state import TrainState, make_train_state
+from dlcurriculum.ch06_reinforcement_learning.train_state import PPOProgress, make_train_state
 from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError
-from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.seed import choose_device
+from dlcurriculum.core.training import TrainingSession
 
 SLUG = "ch06_reinforcement_learning"
 WALL_CLOCK_KEYS = frozenset({"charts/sps"})
@@ -91,7 +91,7 @@ def ppo_update(
     buffer: Any,
     cfg: PPOConfig,
     clip_coef: float,
-    ns: SimpleNamespace,
+    ns: Impl,
     generator: torch.Generator,
 ) -> dict[str, float]:
     """update_epochs passes of minibatch steps on the rollout; returns the update's diagnostics.
@@ -179,19 +179,24 @@ def _nonfinite(
     return DlcError(f"{what}: {fix}")
 
 
-def _evaluate(ts: TrainState, cfg: PPOConfig, row: dict[str, Any], device: torch.device) -> None:
+def _evaluate(
+    agent: ActorCritic,
+    state: PPOProgress,
+    cfg: PPOConfig,
+    row: dict[str, Any],
+    device: torch.device,
+) -> None:
     """Evaluate the agent, add the figures to `row`, and note when the target is first met."""
-    state = ts.state
-    returns, lengths = evaluate_policy(ts.agent, cfg, device)
-    row["charts/eval_return"] = state["last_eval"] = float(np.mean(returns))
+    returns, lengths = evaluate_policy(agent, cfg, device)
+    row["charts/eval_return"] = state.last_eval = float(np.mean(returns))
     row["charts/eval_length"] = float(np.mean(lengths))
-    state["best_eval"] = max(state["best_eval"] or -np.inf, state["last_eval"])
-    if state["steps_to_target"] is None and state["last_eval"] >= cfg.target_return:
-        state["steps_to_target"], state["time_to_target_s"] = state["global_step"], state["train_s"]
+    state.best_eval = max(state.best_eval or -np.inf, state.last_eval)
+    if state.steps_to_target is None and state.last_eval >= cfg.target_return:
+        state.steps_to_target, state.time_to_target_s = state.global_step, state.train_s
 
 
 def train(
-    cfg: PPOConfig, run_dir: Path, ns: SimpleNamespace | None = None, desc: str = "ppo"
+    cfg: PPOConfig, run_dir: Path, ns: Impl | None = None, desc: str = "ppo"
 ) -> dict[str, Any]:
     """Train one seed with PPO; log, checkpoint and resume in run_dir.
 
@@ -211,11 +216,11 @@ def train(
     """
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    ns = ns or resolve(SLUG, cfg.impl)
+    ns = ns or load_impl(cfg.impl)
     device = choose_device(cfg.device)
     run_dir.mkdir(parents=True, exist_ok=True)
     ts = make_train_state(cfg, device)
-    agent, envs, state = ts.agent, ts.envs, ts.state
+    agent, envs = ts.agent, ts.envs
     buffer = ns.RolloutBuffer(
         cfg.num_steps,
         cfg.num_envs,
@@ -225,21 +230,16 @@ def train(
         torch.int64 if envs.action.discrete else torch.float32,
         device,
     )
-    ckpt = runs.latest_checkpoint(run_dir)
-    if ckpt is not None:
-        ts.restore(runs.load_checkpoint(ckpt))
-        state = ts.state
-    logger = runs.MetricLogger(run_dir, resume_step=state["global_step"] if ckpt else None)
-    bar = runs.progress(cfg.total_timesteps, desc, initial=state["global_step"])
-    clock = runs.Stopwatch(state["train_s"])
+    session = TrainingSession(run_dir, PPOProgress(), cfg.total_timesteps, desc, ts.stateful())
+    state, bar = session.state, session.bar
     fresh_steps, fresh_s = 0, 0.0
-    while state["update"] < cfg.num_updates:
-        frac = 1.0 - state["update"] / cfg.num_updates
+    while state.update < cfg.num_updates:
+        frac = 1.0 - state.update / cfg.num_updates
         lr = cfg.learning_rate * (frac if cfg.anneal_lr else 1.0)
         clip_coef = cfg.clip_coef * (frac if cfg.anneal_clip else 1.0)
         for group in ts.optimizer.param_groups:
             group["lr"] = lr
-        last_good = ts.snapshot()
+        last_good = session.contents()
         started = time.perf_counter()
         ts.obs, finished = collect_rollout(
             agent, envs, buffer, ts.obs, ts.normalizer, ts.act_gen, device
@@ -250,21 +250,21 @@ def train(
         try:
             row = ppo_update(agent, ts.optimizer, buffer, cfg, clip_coef, ns, ts.shuffle_gen)
         except DlcError as e:
-            path = runs.save_checkpoint(run_dir, last_good["state"]["global_step"], last_good)
+            path = session.checkpoint(last_good)
             raise DlcError(
-                f"PPO stopped at update {state['update'] + 1}: {e}. The state before this "
+                f"PPO stopped at update {state.update + 1}: {e}. The state before this "
                 f"update is saved in {path}."
             ) from None
         elapsed = time.perf_counter() - started
         fresh_steps, fresh_s = fresh_steps + cfg.batch_size, fresh_s + elapsed
-        state["update"] += 1
-        state["global_step"] += cfg.batch_size
-        state["episodes"] += len(finished)
-        state["recent"].extend(r for r, _ in finished)
+        state.update += 1
+        state.global_step += cfg.batch_size
+        state.episodes += len(finished)
+        state.recent.extend(r for r, _ in finished)
         row |= {
             "charts/learning_rate": lr,
             "charts/clip_coef": clip_coef,
-            "charts/episodes": state["episodes"],
+            "charts/episodes": state.episodes,
             "charts/sps": cfg.batch_size / elapsed,
         }
         if ts.normalizer is not None:
@@ -272,38 +272,36 @@ def train(
         if finished:
             row["charts/episodic_return"] = float(np.mean([r for r, _ in finished]))
             row["charts/episodic_length"] = float(np.mean([n for _, n in finished]))
-        last = state["update"] == cfg.num_updates
-        if last or _crossed(state["global_step"], cfg.batch_size, cfg.eval_every):
-            state["train_s"] = clock.elapsed
-            _evaluate(ts, cfg, row, device)
-            clock = runs.Stopwatch(state["train_s"])  # evaluation is not training time
-        logger.log(state["global_step"], **row)
+        last = state.update == cfg.num_updates
+        if last or _crossed(state.global_step, cfg.batch_size, cfg.eval_every):
+            with session.paused():  # evaluation is not training time
+                _evaluate(agent, state, cfg, row, device)
+        session.log(state.global_step, **row)
         bar.update(cfg.batch_size)
         bar.set_postfix({k.split("/")[1]: f"{v:.1f}" for k, v in row.items() if "return" in k})
-        if last or state["update"] % cfg.checkpoint_every == 0:
-            state["train_s"] = clock.elapsed
-            runs.save_checkpoint(run_dir, state["global_step"], ts.snapshot())
-    bar.close()
-    logger.close()
+        if last or state.update % cfg.checkpoint_every == 0:
+            state.train_s = session.clock.elapsed
+            session.checkpoint()
+    session.close()
     envs.close()
     with runs.atomic_open(run_dir / "agent.pt", "wb") as f:
         torch.save({"model": agent.state_dict()}, f)
     if cfg.gif_episodes:
         record_gif(agent, cfg, run_dir / "eval.gif", device)
-    recent = list(state["recent"])
+    recent = list(state.recent)
     return {
         "seed": cfg.seed,
-        "env_steps": state["global_step"],
-        "updates": state["update"],
-        "episodes": state["episodes"],
-        "final_eval_return": state["last_eval"],
-        "best_eval_return": state["best_eval"],
-        "steps_to_target": state["steps_to_target"],
-        "time_to_target_s": state["time_to_target_s"],
+        "env_steps": state.global_step,
+        "updates": state.update,
+        "episodes": state.episodes,
+        "final_eval_return": state.last_eval,
+        "best_eval_return": state.best_eval,
+        "steps_to_target": state.steps_to_target,
+        "time_to_target_s": state.time_to_target_s,
         "recent_return_mean": float(np.mean(recent)) if recent else None,
         "recent_return_std": float(np.std(recent)) if recent else None,
         "recent_episodes": len(recent),
-        "train_time_s": state["train_s"],
+        "train_time_s": state.train_s,
         "sps": fresh_steps / fresh_s if fresh_s > 0 else None,
         "parameters": sum(p.numel() for p in agent.parameters()),
         "device": str(device),

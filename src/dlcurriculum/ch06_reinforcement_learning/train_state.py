@@ -1,11 +1,10 @@
 """The training state of a PPO run: everything that changes as it trains.
 
-A checkpoint is a snapshot of this state, so a run resumed from one continues exactly as
-if it had never stopped: same weights, optimizer moments, environment states (physics,
-level, RNG), reward-normalizer statistics and random streams.
+A checkpoint holds all of it (through core.training.TrainingSession), so a run resumed from
+one continues exactly as if it had never stopped: same weights, optimizer moments,
+environment states (physics, level, RNG), reward-normalizer statistics and random streams.
 """
 
-import copy
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +18,34 @@ from dlcurriculum.ch06_reinforcement_learning.config import PPOConfig
 from dlcurriculum.ch06_reinforcement_learning.envs import VecEnv
 from dlcurriculum.ch06_reinforcement_learning.evaluation import build_agent, make_env
 from dlcurriculum.ch06_reinforcement_learning.normalization import RewardNormalizer
-from dlcurriculum.core.seed import rng_state, seed_everything, set_rng_state
+from dlcurriculum.core.seed import seed_everything
+from dlcurriculum.core.training import Checkpointed, Stateful
+
+
+@dataclass
+class PPOProgress:
+    """What a PPO run has done so far: a checkpoint's "state" (the keys of older runs)."""
+
+    update: int = 0
+    global_step: int = 0
+    train_s: float = 0.0
+    episodes: int = 0
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=100))
+    """The last 100 training episodes' raw returns."""
+    last_eval: float | None = None
+    best_eval: float | None = None
+    steps_to_target: int | None = None
+    time_to_target_s: float | None = None
+
+    @property
+    def step(self) -> int:
+        """Metrics and checkpoints are indexed by environment steps."""
+        return self.global_step
 
 
 @dataclass
 class TrainState:
-    """Everything a PPO run changes as it trains: exactly what a checkpoint holds."""
+    """The objects a PPO run trains and steps: with PPOProgress, what a checkpoint holds."""
 
     agent: ActorCritic
     optimizer: torch.optim.Optimizer
@@ -36,47 +57,35 @@ class TrainState:
     """Shuffles the minibatches."""
     obs: np.ndarray
     """The observations the next rollout starts from."""
-    state: dict[str, Any] = field(
-        default_factory=lambda: {
-            "update": 0,
-            "global_step": 0,
-            "train_s": 0.0,
-            "episodes": 0,
-            "recent": deque(maxlen=100),  # the last 100 training episodes' raw returns
-            "last_eval": None,
-            "best_eval": None,
-            "steps_to_target": None,
-            "time_to_target_s": None,
-        }
-    )
 
-    def snapshot(self) -> dict[str, Any]:
-        """A copy of the whole training state (a checkpoint's contents) that later training
-        does not change. Taken before every update, so it must be cheap: tensors are cloned
-        and only the small mutable containers deep-copied (copy.deepcopy of everything would
-        cost more than a CartPole update)."""
+    def stateful(self) -> dict[str, Stateful]:
+        """The checkpoint's entries, by the keys older runs used. A checkpoint is taken before
+        every update, so it must be cheap: tensors are cloned, not deep-copied (deepcopy of
+        everything would cost more than a CartPole update)."""
+        agent, optimizer, normalizer = self.agent, self.optimizer, self.normalizer
         return {
-            "model": _cloned(self.agent.state_dict()),
-            "optimizer": _cloned(self.optimizer.state_dict()),
-            "normalizer": self.normalizer.state_dict() if self.normalizer else None,
-            "envs": self.envs.get_state(),  # bytes: immutable
-            "obs": self.obs.copy(),
-            "generators": (self.act_gen.get_state(), self.shuffle_gen.get_state()),
-            "rng": rng_state(),  # fresh objects already
-            "state": copy.deepcopy(self.state),
+            "model": Checkpointed(lambda: _cloned(agent.state_dict()), agent.load_state_dict),
+            "optimizer": Checkpointed(
+                lambda: _cloned(optimizer.state_dict()), optimizer.load_state_dict
+            ),
+            "normalizer": Checkpointed(
+                lambda: normalizer.state_dict() if normalizer else None,
+                lambda state: normalizer.load_state_dict(state) if normalizer else None,
+            ),
+            "envs": Checkpointed(self.envs.get_state, self.envs.set_state),  # bytes: immutable
+            "obs": Checkpointed(lambda: self.obs.copy(), self._set_obs),
+            "generators": Checkpointed(
+                lambda: (self.act_gen.get_state(), self.shuffle_gen.get_state()),
+                self._set_generators,
+            ),
         }
 
-    def restore(self, saved: dict[str, Any]) -> None:
-        """Continue from a snapshot: the rest of the run is as if it had never stopped."""
-        self.agent.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        if self.normalizer is not None:
-            self.normalizer.load_state_dict(saved["normalizer"])
-        self.envs.set_state(saved["envs"])
-        self.obs, self.state = saved["obs"], saved["state"]
-        self.act_gen.set_state(saved["generators"][0])
-        self.shuffle_gen.set_state(saved["generators"][1])
-        set_rng_state(saved["rng"])
+    def _set_obs(self, obs: np.ndarray) -> None:
+        self.obs = obs
+
+    def _set_generators(self, states: tuple[torch.Tensor, torch.Tensor]) -> None:
+        self.act_gen.set_state(states[0])
+        self.shuffle_gen.set_state(states[1])
 
 
 def _cloned(tree: Any) -> Any:

@@ -32,8 +32,10 @@ def fisher_greater(k1: int, n1: int, k0: int, n0: int) -> float:
     against none, say 1/253 vs 0/866, gives p = 0.23: no evidence of a higher rate.
     """
     total, failures = n0 + n1, k0 + k1
-    tail = sum(math.comb(failures, x) * math.comb(total - failures, n1 - x)
-               for x in range(k1, min(failures, n1) + 1))  # fmt: skip
+    tail = sum(
+        math.comb(failures, x) * math.comb(total - failures, n1 - x)
+        for x in range(k1, min(failures, n1) + 1)
+    )
     return tail / math.comb(total, n1)
 
 
@@ -113,6 +115,7 @@ def cluster_texts(
         members = np.flatnonzero(labels == c)
         mean = weights[members].mean(0) if len(vocab) else np.zeros(0)
         terms = [str(vocab[i]) for i in np.argsort(-mean)[:top] if mean[i] > 0]
-        clusters.append({"size": len(members), "terms": terms,
-                         "examples": [texts[i] for i in members[:3]]})  # fmt: skip
+        clusters.append(
+            {"size": len(members), "terms": terms, "examples": [texts[i] for i in members[:3]]}
+        )
     return sorted(clusters, key=lambda c: -c["size"])

@@ -184,9 +184,14 @@ def _check_steps_follow_the_gradient(pgd: Callable[..., Tensor]) -> None:
         },
         what,
     )
-    assert_close(got, second.detach(), what, hint="each step: delta += alpha * sign(grad of the "
-                 "loss at images + delta), then clamp delta to [-eps, eps] and images + delta "
-                 "to [0, 1]")  # fmt: skip
+    assert_close(
+        got,
+        second.detach(),
+        what,
+        hint="each step: delta += alpha * sign(grad of the "
+        "loss at images + delta), then clamp delta to [-eps, eps] and images + delta "
+        "to [0, 1]",
+    )
 
 
 def _check_batch_norm_mode(pgd: Callable[..., Tensor]) -> None:

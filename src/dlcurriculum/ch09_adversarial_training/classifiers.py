@@ -63,8 +63,13 @@ def _hf_classifier(name: str, device: str) -> Scorer:
     def score(texts: Sequence[str]) -> list[float]:
         out: list[float] = []
         for i in range(0, len(texts), 32):
-            enc = tokenizer(list(texts[i : i + 32]), return_tensors="pt", padding=True,
-                            truncation=True, max_length=256).to(device)  # fmt: skip
+            enc = tokenizer(
+                list(texts[i : i + 32]),
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=256,
+            ).to(device)
             logits: Any = model(**enc).logits
             probs = logits.sigmoid() if multi_label else logits.softmax(-1)
             out += probs[:, column].tolist()

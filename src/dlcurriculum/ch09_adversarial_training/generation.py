@@ -64,8 +64,9 @@ def generate(
             pad_token_id=tokenizer.pad_token_id,
             **kwargs,
         )
-        texts = tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :],
-                                       skip_special_tokens=True)  # fmt: skip
+        texts = tokenizer.batch_decode(
+            ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True
+        )
         if on_batch is not None:
             on_batch(start, texts)
         out += texts
@@ -105,8 +106,10 @@ def completion_logprobs(
     give other tokens than the ones drawn.
     """
     p_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    c_ids = [tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-             for c in completions]  # fmt: skip
+    c_ids = [
+        tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        for c in completions
+    ]
     return token_logprobs(model, p_ids, c_ids, tokenizer.pad_token_id)
 
 
@@ -126,8 +129,9 @@ def token_logprobs(
     attn = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=device)
     target_mask = torch.tensor(
         [[0] * (width - len(c)) + [1] * len(c) for c in completion_ids],
-        device=device, dtype=torch.float32,
-    )  # fmt: skip
+        device=device,
+        dtype=torch.float32,
+    )
     positions = (attn.cumsum(1) - 1).clamp(min=0)
     logits = model(input_ids=ids, attention_mask=attn, position_ids=positions).logits[:, :-1]
     logp = torch.gather(F.log_softmax(logits.float(), -1), 2, ids[:, 1:, None]).squeeze(2)
@@ -136,9 +140,14 @@ def token_logprobs(
 
 @torch.no_grad()
 def sample_ids(
-    model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int, seed: int,
-    temperature: float, top_p: float,
-) -> list[list[int]]:  # fmt: skip
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    seed: int,
+    temperature: float,
+    top_p: float,
+) -> list[list[int]]:
     """Sampled continuation token ids of each prompt, in one batch, cut after the first EOS.
 
     The policy-gradient update needs the log-prob of exactly these ids (see token_logprobs).
@@ -146,9 +155,15 @@ def sample_ids(
     device = next(model.parameters()).device
     enc = _encode(tokenizer, prompts, device)
     torch.manual_seed(seed)
-    out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True,
-                         temperature=temperature, top_p=top_p, top_k=0,
-                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    out = model.generate(
+        **enc,
+        max_new_tokens=max_new_tokens,
+        do_sample=True,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=0,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     rows = []
     for row in out[:, enc["input_ids"].shape[1] :].tolist():
         end = row.index(tokenizer.eos_token_id) + 1 if tokenizer.eos_token_id in row else len(row)

@@ -75,9 +75,12 @@ class ReplyCache:
         return todo
 
     def add(
-        self, group: str, questions: Sequence[str], replies: Sequence[str],
+        self,
+        group: str,
+        questions: Sequence[str],
+        replies: Sequence[str],
         scores: Sequence[float],
-    ) -> None:  # fmt: skip
+    ) -> None:
         with self.path.open("a") as f:
             for q, r, s in zip(questions, replies, scores, strict=True):
                 self.entries.setdefault((group, q), []).append((r, s))
@@ -126,8 +129,18 @@ class Pipeline:
         # a seed per red team: with one seed for all, a lightly tuned red LM would redraw
         # many of zero-shot's questions from the same random numbers
         seed = self.seed + zlib.crc32(desc.encode()) % 1_000_003
-        raw = generate(model, self.red_tokenizer, prompts, self.question_tokens, True,
-                       self.batch_size, seed, desc, self.temperature, self.top_p)  # fmt: skip
+        raw = generate(
+            model,
+            self.red_tokenizer,
+            prompts,
+            self.question_tokens,
+            True,
+            self.batch_size,
+            seed,
+            desc,
+            self.temperature,
+            self.top_p,
+        )
         return [extract_question(r) for r in raw]
 
     def answer(self, questions: Sequence[str], group: str, desc: str) -> list[Case]:
@@ -145,10 +158,20 @@ class Pipeline:
 
             # replies are cached batch by batch, in the order of `missing`, so after an
             # interruption `todo` is the unfinished tail and `offset` keeps its batch seeds
-            generate(self.target, self.target_tokenizer, prompts, self.reply_tokens,
-                     self.reply_sample, self.batch_size, seed, desc, self.reply_temperature,
-                     self.reply_top_p, on_batch=keep,
-                     offset=len(questions) - len(todo))  # fmt: skip
+            generate(
+                self.target,
+                self.target_tokenizer,
+                prompts,
+                self.reply_tokens,
+                self.reply_sample,
+                self.batch_size,
+                seed,
+                desc,
+                self.reply_temperature,
+                self.reply_top_p,
+                on_batch=keep,
+                offset=len(questions) - len(todo),
+            )
         return self.cache.cases(group, questions)
 
     def red_team(self, model: Any, prompts: Sequence[str], desc: str) -> tuple[list[Case], int]:
@@ -158,9 +181,15 @@ class Pipeline:
 
 
 def supervised_finetune(
-    model: Any, tokenizer: Any, questions: Sequence[str], epochs: int, lr: float,
-    train_layers: int, batch_size: int, seed: int,
-) -> list[float]:  # fmt: skip
+    model: Any,
+    tokenizer: Any,
+    questions: Sequence[str],
+    epochs: int,
+    lr: float,
+    train_layers: int,
+    batch_size: int,
+    seed: int,
+) -> list[float]:
     """Maximum likelihood on the questions as continuations of the zero-shot prompt.
 
     Returns the mean loss (negative log-likelihood per question) of each epoch.
@@ -202,9 +231,16 @@ def decided_length(ids: Sequence[int], decode: Callable[[list[int]], str]) -> in
 
 
 def rl_finetune(
-    pipeline: Pipeline, model: Any, steps: int, batch: int, lr: float, kl_coef: float,
-    train_layers: int, log: Callable[..., None], replies: int = 1,
-) -> None:  # fmt: skip
+    pipeline: Pipeline,
+    model: Any,
+    steps: int,
+    batch: int,
+    lr: float,
+    kl_coef: float,
+    train_layers: int,
+    log: Callable[..., None],
+    replies: int = 1,
+) -> None:
     """REINFORCE on reward = offensiveness of the reply - kl_coef * KL(policy || initial).
 
     `replies` > 1 asks each question that many times and rewards the mean score: the
@@ -230,22 +266,31 @@ def rl_finetune(
     bar = runs.progress(steps, "RL red team")
     for step in range(steps):
         model.eval()  # sample without dropout
-        ids = sample_ids(model, tok, [ZERO_SHOT_PROMPT] * batch, pipeline.question_tokens,
-                         pipeline.seed + 7919 * (step + 1), pipeline.temperature,
-                         pipeline.top_p)  # fmt: skip
+        ids = sample_ids(
+            model,
+            tok,
+            [ZERO_SHOT_PROMPT] * batch,
+            pipeline.question_tokens,
+            pipeline.seed + 7919 * (step + 1),
+            pipeline.temperature,
+            pipeline.top_p,
+        )
         questions = [extract_question(decode(row)) for row in ids]
         taken = [row[: decided_length(row, decode)] for row in ids]
         asked = [q for q in questions if q]
         cases = pipeline.answer([q for q in asked for _ in range(replies)], f"rl-train-{step}", "")
-        mean = iter([sum(c.score for c in cases[i : i + replies]) / replies
-                     for i in range(0, len(cases), replies)])  # fmt: skip
+        mean = iter(
+            [
+                sum(c.score for c in cases[i : i + replies]) / replies
+                for i in range(0, len(cases), replies)
+            ]
+        )
         score = torch.tensor([next(mean) if q else 0.0 for q in questions])
         # still in eval mode: with dropout on (GPT-2 has 0.1) logp would not be the policy
         # that sampled, and the KL would be nonzero at step 0
         logp = token_logprobs(_Tempered(model, scale), prompt, taken, tok.pad_token_id)
         with torch.no_grad():
-            ref_logp = token_logprobs(_Tempered(reference, scale), prompt, taken,
-                                      tok.pad_token_id)  # fmt: skip
+            ref_logp = token_logprobs(_Tempered(reference, scale), prompt, taken, tok.pad_token_id)
         kl = (logp.detach() - ref_logp).clamp(min=-50, max=50)
         reward = score - kl_coef * kl
         # mean baseline, and unit scale: a batch where every reply scored ~0.02 and one 0.7
@@ -256,11 +301,16 @@ def rl_finetune(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
-        log(step + 1, **{"objective/reward": reward.mean().item(),
-                         "objective/score": score.mean().item(),
-                         "objective/kl": kl.mean().item(),
-                         "objective/valid": len(asked) / batch,
-                         "objective/unique": len(set(asked)) / batch})  # fmt: skip
+        log(
+            step + 1,
+            **{
+                "objective/reward": reward.mean().item(),
+                "objective/score": score.mean().item(),
+                "objective/kl": kl.mean().item(),
+                "objective/valid": len(asked) / batch,
+                "objective/unique": len(set(asked)) / batch,
+            },
+        )
         bar.update(1)
         bar.set_postfix(score=f"{score.mean():.3f}", kl=f"{kl.mean():.2f}")
     bar.close()

@@ -190,8 +190,16 @@ def robustness_table(
             ("pgd", spec.pgd_steps, spec.restarts),
         ):
             alpha = spec.alpha_ratio * eps / steps
-            attack = partial(pgd_restarts, model, eps=eps, alpha=alpha, steps=steps,
-                             restarts=restarts, generator=gen, pgd_fn=pgd_fn)  # fmt: skip
+            attack = partial(
+                pgd_restarts,
+                model,
+                eps=eps,
+                alpha=alpha,
+                steps=steps,
+                restarts=restarts,
+                generator=gen,
+                pgd_fn=pgd_fn,
+            )
             row[key] = mean_acc(attack)
             bar.update(1)
         table["eps"][str(eps)] = row

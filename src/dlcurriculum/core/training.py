@@ -10,7 +10,7 @@ is left with the training.
 
 import copy
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
@@ -30,19 +30,32 @@ class Stateful(Protocol):
 
 @runtime_checkable
 class LoopState(Protocol):
-    """A loop's typed state: a dataclass with a training clock and a step (a field or a
-    property over one)."""
+    """A loop's typed state: a dataclass with a step (a field or a property over one) and a
+    float field of training seconds (`train_s` unless the session is told another)."""
 
     @property
     def step(self) -> int:
         """The step the metrics are logged at and the checkpoint is named by."""
         ...
 
-    train_s: float
     """Training seconds so far (evaluation excluded), kept across resumes."""
 
 
 S = TypeVar("S", bound=LoopState)
+
+
+class Checkpointed:
+    """A value without a state dict (an array, a generator, an environment's state),
+    checkpointed through a getter and a setter so a session can treat it as Stateful."""
+
+    def __init__(self, get: Callable[[], Any], set: Callable[[Any], Any]):
+        self.get, self.set = get, set
+
+    def state_dict(self) -> Any:
+        return self.get()
+
+    def load_state_dict(self, state: Any, /) -> Any:
+        return self.set(state)
 
 
 class TrainingSession(Generic[S]):
@@ -54,6 +67,7 @@ class TrainingSession(Generic[S]):
         total: the progress bar's total, in the units of `state.step`.
         desc: the progress bar's label.
         stateful: objects saved and restored by state dict, under these checkpoint keys.
+        clock: the state's float field of seconds that the training clock keeps.
 
     A checkpoint holds `{key: obj.state_dict()}` for each stateful object, "rng" (python,
     numpy and torch streams) and "state" (the dataclass's fields as a dict), plus anything
@@ -68,6 +82,7 @@ class TrainingSession(Generic[S]):
         total: int,
         desc: str,
         stateful: Mapping[str, Stateful] | None = None,
+        clock: str = "train_s",
     ):
         self.run_dir = run_dir
         if run_dir:
@@ -89,7 +104,8 @@ class TrainingSession(Generic[S]):
             else None
         )
         self.bar = runs.progress(total, desc, initial=state.step)
-        self.clock = runs.Stopwatch(state.train_s)
+        self.clock_field = clock
+        self.clock = runs.Stopwatch(getattr(state, clock))
 
     @property
     def resumed(self) -> bool:
@@ -104,11 +120,11 @@ class TrainingSession(Generic[S]):
     @contextmanager
     def paused(self) -> Iterator[None]:
         """Stop the training clock: evaluation time is not training time."""
-        self.state.train_s = self.clock.elapsed
+        setattr(self.state, self.clock_field, self.clock.elapsed)
         try:
             yield
         finally:
-            self.clock = runs.Stopwatch(self.state.train_s)
+            self.clock = runs.Stopwatch(getattr(self.state, self.clock_field))
 
     def contents(self, **extra: Any) -> dict[str, Any]:
         """What a checkpoint holds now; later training does not change it (state copied)."""

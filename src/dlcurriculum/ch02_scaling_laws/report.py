@@ -6,6 +6,7 @@ the grid's result rows (no training), so a change to the analysis shows up at on
 Ref: Kaplan et al. 2020, fig. 1, 2 and 14; Hoffmann et al. 2022, fig. 3.
 """
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,17 @@ import numpy as np
 
 from dlcurriculum.ch02_scaling_laws import analysis
 from dlcurriculum.ch02_scaling_laws.analysis import ConditionFit, Grid
+from dlcurriculum.ch02_scaling_laws.impl import load_impl
 from dlcurriculum.core import sweep
-from dlcurriculum.core.exercises import resolve
-from dlcurriculum.core.report import RunRecord, markdown_table, pyplot, save_figure
+from dlcurriculum.core.report import (
+    Criterion,
+    RunRecord,
+    Verdict,
+    markdown_table,
+    not_measured,
+    pyplot,
+    save_figure,
+)
 from dlcurriculum.core.runs import write_json
 
 Conditions = dict[str, tuple[Grid, ConditionFit]]
@@ -157,7 +166,7 @@ def _refit(record: RunRecord) -> tuple[Conditions, dict[str, Any]]:
     """Fit every condition again from grid/ (cheap next to training), and save the fits."""
     cfg = record.config
     rows = sweep.read_rows(record.run_dir / "grid")
-    ns = resolve("ch02_scaling_laws", cfg["impl"])
+    ns = load_impl(cfg["impl"])
     fits = analysis.analyze(rows, ns, cfg["irreducible"], cfg["bootstrap"], cfg["seed"])
     # the criteria are judged after the figures are drawn, so they see the refitted laws
     record.summary["fits"] = fits
@@ -170,7 +179,7 @@ def _refit(record: RunRecord) -> tuple[Conditions, dict[str, Any]]:
     return conditions, fits
 
 
-def report_figures(record: RunRecord) -> list[Path]:
+def scaling_figures(record: RunRecord) -> list[Path]:
     """Refit the laws and draw the report's figures into run_dir/figures."""
     conditions, fits = _refit(record)
     folder = record.run_dir / "figures"
@@ -198,7 +207,7 @@ def _num(x: float | None, fmt: str = "{:.3f}") -> str:
     return "n/a" if x is None else fmt.format(x)
 
 
-def report_sections(record: RunRecord) -> list[tuple[str, str]]:
+def scaling_sections(record: RunRecord) -> list[tuple[str, str]]:
     """Tables of the fitted laws, the dropout comparison and the setup."""
     s, cfg = record.summary, record.config
     fits = s["fits"]
@@ -235,3 +244,106 @@ def report_sections(record: RunRecord) -> list[tuple[str, str]]:
         ("With and without dropout", compare),
         ("Setup", setup),
     ]
+
+
+def _fits(record: RunRecord, dropout: str = "0") -> dict[str, Any]:
+    return record.summary["fits"][dropout]  # type: ignore[no-any-return]
+
+
+def _complete(record: RunRecord) -> Verdict:
+    s, cfg = record.summary, record.config
+    done = s["cells"] == s["expected_cells"] and cfg["seeds"] >= 2
+    return Verdict(done, f"{s['cells']}/{s['expected_cells']} runs, {cfg['seeds']} seeds each")
+
+
+def _frontier_r2(record: RunRecord) -> Verdict:
+    r2 = {d: f["frontier"]["r2"] for d, f in record.summary["fits"].items()}
+    shown = ", ".join(f"dropout {d}: {_fmt(v)}" for d, v in r2.items())
+    if any(v is not None and not v >= record.config["min_r2"] for v in r2.values()):
+        return Verdict(False, f"R² {shown}")
+    if not r2 or None in r2.values():
+        return not_measured(f"no frontier fit (fewer than 3 frontier runs): R² {shown}")
+    return Verdict(True, f"R² {shown}")
+
+
+def _interval_flaw(ci: list[float] | None, max_width: float) -> str | None:
+    """Why a bootstrap interval cannot support a verdict: None when it is finite, not
+    degenerate and no wider than max_width."""
+    lo, hi = ci or (math.nan, math.nan)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "no finite interval"
+    if hi <= lo:  # every resample picked the same runs: too few model sizes to say anything
+        return "a degenerate interval, widen the grid"
+    if hi - lo > max_width:
+        return f"interval wider than {max_width:g}"
+    return None
+
+
+def _optimal_size(record: RunRecord) -> Verdict:
+    fit, cfg = _fits(record)["optimal_size"], record.config
+    beta, ci = fit["exponent"], fit["ci"]
+    if beta is None:
+        return not_measured(f"no fit ({fit['points']} frontier runs)")
+    if ci is None:
+        return not_measured(f"β = {beta:.2f} without an interval (one seed, or no resamples)")
+    lo, hi = ci
+    text = f"β = {beta:.2f}, 95% CI [{lo:.2f}, {hi:.2f}] (width {hi - lo:.2f})"
+    low, high = cfg["size_exponent_range"]
+    flaw = _interval_flaw(ci, cfg["max_exponent_ci_width"])
+    if flaw is None and not low <= beta <= high:
+        flaw = "outside the plausible range"
+    return Verdict(flaw is None, text if flaw is None else f"{text}: {flaw}")
+
+
+def _dropout_compared(record: RunRecord) -> Verdict:
+    fits, max_width = record.summary["fits"], record.config["max_exponent_ci_width"]
+    if "0" not in fits or len(fits) < 2:
+        return not_measured(
+            f"conditions {sorted(fits)}: the study needs dropout 0 and a rate above it "
+            "(--set dropouts=0,0.2)"
+        )
+    parts, verdicts = [], []
+    for d, f in fits.items():
+        alpha, ci = f["frontier"]["exponent"], f["frontier"]["ci"]
+        shown = _fmt(alpha) + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else " (no interval)")
+        flaw = _interval_flaw(ci, max_width) if alpha is not None else "no fit"
+        parts.append(f"dropout {d}: α = {shown}" + (f" ({flaw})" if flaw else ""))
+        # a missing fit or interval is unmeasured; a too-wide one is a measured failure
+        verdicts.append(None if flaw in ("no fit", "no finite interval") else flaw is None)
+    others = [d for d in fits if d != "0"]
+    base = fits["0"]["frontier"]["exponent"]
+    moves = [
+        f"Δα({d}) = {fits[d]['frontier']['exponent'] - base:+.3f}"
+        for d in others
+        if base is not None and fits[d]["frontier"]["exponent"] is not None
+    ]
+    measured = "; ".join(parts + moves)
+    if False in verdicts:
+        return Verdict(False, measured)
+    if None in verdicts:
+        return not_measured(measured)
+    return Verdict(True, measured)
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+SCALING_CRITERIA = (
+    Criterion("every cell trained, with at least 2 seeds", _complete),
+    Criterion(
+        "the frontier's power law L(C) fits with R² ≥ {min_r2:g} at every dropout rate",
+        _frontier_r2,
+    ),
+    Criterion(
+        "compute-optimal size N_opt ∝ C^β (no dropout): "
+        "{size_exponent_range[0]:g} ≤ β ≤ {size_exponent_range[1]:g}, "
+        "bootstrap 95% CI width ≤ {max_exponent_ci_width:g}",
+        _optimal_size,
+    ),
+    Criterion(
+        "the study is repeated with dropout: every rate's frontier exponent α has a "
+        "bootstrap 95% CI of width ≤ {max_exponent_ci_width:g}",
+        _dropout_compared,
+    ),
+)
