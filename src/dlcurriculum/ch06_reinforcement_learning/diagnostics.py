@@ -1,4 +1,4 @@
-"""Reading PPO's diagnostics: healthy ranges, the knob to turn, and the report's figures.
+"""Reading PPO's diagnostics: healthy ranges and the knob to turn.
 
 Each seed of a run logs its diagnostics every update in `seed_<n>/metrics.jsonl`. The
 checks here turn those curves into a verdict per diagnostic with the advice a PPO
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcurriculum.core import runs
-from dlcurriculum.core.report import RunRecord, pyplot, save_figure
+from dlcurriculum.core.report import RunRecord
 
 CLIPFRAC_RANGE = (0.01, 0.20)
 """Healthy band for the median clip fraction over training."""
@@ -126,70 +126,3 @@ CHECKS = (clipfrac_health, explained_variance_health, approx_kl_health, entropy_
 def run_health(record: RunRecord) -> dict[str, list[Health]]:
     """Every check on every seed of a run: {"seed_<n>": [Health, ...]}."""
     return {name: [c(rows) for c in CHECKS] for name, rows in seed_rows(record.run_dir).items()}
-
-
-def return_figure(record: RunRecord, target: float | None, baseline: float | None) -> Path:
-    """Evaluation and training returns of every seed, with the target and random baseline."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, (name, rows) in enumerate(seed_rows(record.run_dir).items()):
-        color = f"C{i % 10}"
-        train = [r for r in rows if "charts/episodic_return" in r]
-        ax.plot(
-            [r["step"] for r in train],
-            [r["charts/episodic_return"] for r in train],
-            color=color,
-            alpha=0.45,
-            lw=0.8,
-        )
-        evals = [r for r in rows if "charts/eval_return" in r]
-        ax.plot(
-            [r["step"] for r in evals],
-            [r["charts/eval_return"] for r in evals],
-            color=color,
-            marker="o",
-            ms=3,
-            label=f"{name} (evaluation)",
-        )
-    if target is not None:
-        ax.axhline(target, color="black", ls=":", label="target")
-    if baseline is not None:
-        ax.axhline(baseline, color="tab:red", ls="--", label="random policy")
-    ax.set(
-        xlabel="environment steps",
-        ylabel="episode return",
-        title=f"{record.config['env']}: returns (faint: training episodes)",
-    )
-    ax.legend(fontsize=7)
-    return save_figure(fig, record.run_dir / "figures" / "returns.png")
-
-
-PANELS = (
-    ("policy/clipfrac", "clip fraction", CLIPFRAC_RANGE),
-    ("policy/approx_kl", "approx KL", None),
-    ("policy/entropy", "entropy", None),
-    ("value/explained_variance", "explained variance", (0.0, 1.0)),
-    ("adv/mean", "advantage mean (before normalization)", None),
-    ("adv/std", "advantage std (before normalization)", None),
-    ("losses/value_loss", "value loss", None),
-    ("charts/sps", "environment steps per second", None),
-)
-
-
-def diagnostics_figure(record: RunRecord) -> Path:
-    """The eight diagnostics over training, one line per seed, healthy bands shaded."""
-    plt = pyplot()
-    fig, axes = plt.subplots(2, 4, figsize=(16, 6.5))
-    per_seed = seed_rows(record.run_dir)
-    for ax, (key, title, band) in zip(axes.flat, PANELS, strict=True):
-        for i, (name, rows) in enumerate(per_seed.items()):
-            xs = [r["step"] for r in rows if key in r]
-            ax.plot(xs, [r[key] for r in rows if key in r], color=f"C{i % 10}", lw=0.9, label=name)
-        if band is not None:
-            ax.axhspan(*band, color="tab:green", alpha=0.08)
-        if key == "value/explained_variance":
-            ax.axhline(0.0, color="gray", lw=0.8)
-        ax.set(title=title, xlabel="environment steps")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    return save_figure(fig, record.run_dir / "figures" / "diagnostics.png")
