@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         comm = init_torch_from_env("nccl" if cuda else "gloo", cfg.timeout_s)
     try:
         result = train_dp(comm, cfg)
+        if args.backend == "torch":  # a rank tearing gloo down while its peer still talks aborts
+            torch.distributed.barrier()
     finally:
         if args.backend == "torch":
             torch.distributed.destroy_process_group()
