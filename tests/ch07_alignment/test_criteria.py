@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from dlcurriculum.ch07_alignment.experiments import RLHF
-from dlcurriculum.ch07_alignment.report import rise_interval, wilson_interval
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, Judgement
+from dlcurriculum.core.stats import rise_interval, wilson_interval
 from tests.criteria import judge_summary, statuses
 
 
@@ -27,6 +27,10 @@ def _milestones(rates: list[tuple[float, float, float]], n: int = 200) -> list[d
 # the README's quick run (its milestones: 200 samples each, lexicon-judge shares)
 QUICK = {
     "rm_accuracy": 0.933,
+    "rm_accuracy_ci95": list(wilson_interval(1829, 1960)),
+    "rm_majority": 0.644,
+    "rm_n_train": 16000,
+    "rm_n_test_non_neutral": 1960,
     "rm_ece": 0.084,
     "bt_accuracy": 0.815,
     "bt_baseline_accuracy": 0.872,
@@ -59,6 +63,7 @@ QUICK = {
 BROKEN = {
     **QUICK,
     "rm_accuracy": 0.5,
+    "rm_accuracy_ci95": list(wilson_interval(980, 1960)),
     "bt_accuracy": 0.5,
     "reward_start": -0.80,
     "reward_end": -0.78,
@@ -77,6 +82,29 @@ def test_the_quick_run_passes_every_criterion_and_a_broken_one_none() -> None:
     assert judged.status == PASS
     assert _statuses(BROKEN) == [FAIL] * 7
     assert _statuses({}) == [NOT_MEASURED] * 7  # an interrupted run
+
+
+def test_the_reward_model_must_beat_the_majority_class_beyond_its_interval() -> None:
+    # 71% of 240 held-out labels clears a 70% bar, but 64-77% does not exclude the 67.5% of
+    # always answering "positive": no evidence the model learned anything
+    few = {
+        **QUICK,
+        "rm_accuracy": 0.71,
+        "rm_accuracy_ci95": list(wilson_interval(170, 240)),
+        "rm_majority": 0.675,
+        "rm_n_test_non_neutral": 240,
+        "rm_n_train": 500,
+    }
+    verdict = _judge(few, "min_rm_accuracy=0.7").verdicts[0][1]
+    assert verdict.status == FAIL and "majority class 67.5%" in verdict.measured
+    # the same accuracy on 2400 labels is evidence
+    many = {**few, "rm_accuracy_ci95": list(wilson_interval(1704, 2400))}
+    assert _statuses(many, "min_rm_accuracy=0.7")[0] == PASS
+    # below the bar with a tight interval still fails
+    assert _statuses({**many, "rm_accuracy": 0.69}, "min_rm_accuracy=0.7")[0] == FAIL
+    old = {k: v for k, v in QUICK.items() if k != "rm_accuracy_ci95"}
+    assert _statuses(old)[0] == NOT_MEASURED
+    assert _statuses({**QUICK, "rm_n_test_non_neutral": 0})[0] == NOT_MEASURED
 
 
 def test_the_judge_needs_a_rise_beyond_its_interval() -> None:
@@ -153,7 +181,7 @@ def test_skipped_stages_and_a_missing_budget_are_not_passes() -> None:
 
 def test_labels_show_the_bars_the_run_used() -> None:
     labels = [n for n, _ in _judge(QUICK).verdicts]
-    assert labels[0] == "reward model held-out accuracy ≥ 80%"
+    assert labels[0].startswith("reward model held-out accuracy ≥ 80%, 95% interval")
     assert "≥ 70%" in labels[1]
     assert "≥ 0.2 nats" in labels[2] and "1.5 × max_kl (10 nats)" in labels[2]
     assert labels[3] == "clip fraction in 1%–20% for ≥ 50% of updates"
@@ -175,7 +203,7 @@ def test_labels_show_the_bars_the_run_used() -> None:
             "time_budget_s=900",
         ).verdicts
     ]
-    assert changed[0] == "reward model held-out accuracy ≥ 90%"
+    assert changed[0].startswith("reward model held-out accuracy ≥ 90%, ")
     assert "≥ 75%" in changed[1]
     assert "≥ 0.5 nats" in changed[2] and "1.2 × max_kl (6 nats)" in changed[2]
     assert changed[3] == "clip fraction in 2%–30% for ≥ 60% of updates"

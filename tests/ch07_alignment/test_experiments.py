@@ -46,8 +46,17 @@ def test_smoke_run_writes_every_stage_and_a_report(tmp_path: Path, monkeypatch) 
     assert s["bt_accuracy"] * pairs["n_test"] == pytest.approx(
         round(s["bt_accuracy"] * pairs["n_test"])
     )
+    # the label-count curve: the configured counts, then the whole training split (128 of 160)
+    assert (
+        [c["n"] for c in s["label_curve"]] == [*cfg.label_curve, s["rm_n_train"]] == [40, 80, 128]
+    )
+    assert s["label_curve"][-1]["accuracy"] == s["rm_accuracy"]
+    for c in s["label_curve"]:
+        assert c["ci95"][0] <= c["accuracy"] <= c["ci95"][1]
+    assert (d / "figures" / "label_curve.png").exists()
     report = (d / "report.md").read_text()
     assert "VADER" in report and "Bradley-Terry" in report and "SMOKE run, not judged" in report
+    assert "Reward model by the number of labels" in report
     # a smoke run is not judged, but its criteria are computed; only the judge and the sqrt(KL)
     # fit may lack their figures (the tiny policy may not pass a KL milestone, or 3 updates)
     assert judgement.status == SMOKE and len(judgement.verdicts) == 7
@@ -112,6 +121,25 @@ def test_a_missing_judge_model_fails_before_any_work(tmp_path: Path, monkeypatch
     )
 
 
+def test_prompted_run_continues_corpus_prompts_against_the_comparison_model(
+    tmp_path: Path,
+) -> None:
+    result, judgement = _run(tmp_path, "p", "prompted=true", "max_iterations=3")
+    d, s = result.run_dir, result.summary
+    assert (d / "comparison_rm.pt").exists() and s["iterations"] >= 1
+    assert len(judgement.verdicts) == 7
+    # the judges rate continuations of held-out prompts, not the prompts themselves
+    texts = s["milestones"][0]["samples"]
+    assert texts and all(t.strip() for t in texts)
+    # resuming (here: as if killed before the summary) reloads the comparison model from its
+    # file instead of training it again, and rates the same continuations
+    (d / "summary.json").unlink()
+    stamp = (d / "comparison_rm.pt").stat().st_mtime_ns
+    again, _ = resume(RLHF, d)
+    assert (d / "comparison_rm.pt").stat().st_mtime_ns == stamp
+    assert again.summary["milestones"][0]["samples"] == texts
+
+
 @pytest.mark.parametrize(
     ("assignments", "message"),
     [
@@ -121,6 +149,8 @@ def test_a_missing_judge_model_fails_before_any_work(tmp_path: Path, monkeypatch
         (["kl_milestones=2,1"], r"kl_milestones must rise"),
         (["judge_lm_samples=17"], r"judge_lm_samples \(17\) must be at most eval_samples \(16\)"),
         (["comparison_margin=2"], r"comparison_margin must be in \[0, 2\), got 2.0"),
+        (["prompted=true", "n_comparison_prompts=0"], r"set n_comparison_prompts > 0"),
+        (["label_curve=1,40"], r"label_curve"),
     ],
 )
 def test_rlhf_config_refuses_what_it_cannot_run_with(assignments: list[str], message: str) -> None:

@@ -11,12 +11,16 @@ from dlcurriculum.ch07_alignment.impl import load_impl
 from dlcurriculum.ch07_alignment.rlhf import (
     PPOSettings,
     PPOState,
-    RewardConstants,
     completion_kl,
     next_token_logprobs,
     ppo_token_loss,
-    sample_completions,
     train_ppo,
+)
+from dlcurriculum.ch07_alignment.tasks import (
+    RewardConstants,
+    happy_sad_reward,
+    sample_completions,
+    unconditional_task,
 )
 from dlcurriculum.core.runs import read_metrics
 from dlcurriculum.core.training import TrainingSession
@@ -40,7 +44,8 @@ class CountingRM(nn.Module):
 def test_kl_of_a_model_with_itself_is_zero_and_grows_after_a_change(tmp_path: Path) -> None:
     policy, tok = load_shakespeare_model(tiny_policy(tmp_path))
     ref, _ = load_shakespeare_model(tmp_path / "model.pt")
-    tokens = sample_completions(policy, tok, 1, 8, 10, torch.Generator().manual_seed(0))
+    task = unconditional_task(1, lambda t: t.sum(-1).float())
+    tokens = sample_completions(policy, tok, task, 8, 10, torch.Generator().manual_seed(0))
     lp = next_token_logprobs(policy, tokens, tok.unk_id)
     mask = torch.ones(8, 10, dtype=torch.bool)
     torch.testing.assert_close(
@@ -83,10 +88,8 @@ def test_ppo_raises_a_toy_reward_and_logs_the_diagnostics(tmp_path: Path) -> Non
         out = train_ppo(
             policy,
             ref,
-            rm,
-            (len(tok), len(tok) + 1),
+            unconditional_task(1, happy_sad_reward(rm, (len(tok), len(tok) + 1), False)),
             tok,
-            1,
             settings,
             RewardConstants(-1.0, 1.0, 1),
             session,

@@ -9,6 +9,7 @@ from dlcurriculum.ch09_adversarial_training import analysis, checks, prompts
 from dlcurriculum.ch09_adversarial_training.classifiers import load_classifier
 from dlcurriculum.ch09_adversarial_training.generation import completion_logprobs
 from dlcurriculum.core.checks import ExerciseFailure
+from dlcurriculum.core.stats import Z95, wilson_interval
 from dlcurriculum.lm import tiny_causal_lm
 
 
@@ -59,16 +60,16 @@ def test_extract_question(text, expected) -> None:
 
 
 def test_wilson_interval_matches_closed_forms() -> None:
-    z = 1.96
-    low, high = analysis.wilson_interval(0, 10)  # k = 0: the upper end is z^2 / (n + z^2)
+    z = Z95
+    low, high = wilson_interval(0, 10)  # k = 0: the upper end is z^2 / (n + z^2)
     assert low == 0 and high == pytest.approx(z * z / (10 + z * z))
     for n in (6, 11, 21, 22, 27, 31):  # sizes where rounding used to miss the exact ends
-        assert analysis.wilson_interval(0, n)[0] == 0.0
-        assert analysis.wilson_interval(n, n)[1] == 1.0
+        assert wilson_interval(0, n)[0] == 0.0
+        assert wilson_interval(n, n)[1] == 1.0
     from scipy.stats import binomtest
 
     ci = binomtest(7, 40).proportion_ci(method="wilson")
-    assert analysis.wilson_interval(7, 40) == pytest.approx((ci.low, ci.high), abs=1e-3)
+    assert wilson_interval(7, 40) == pytest.approx((ci.low, ci.high), abs=1e-6)
 
 
 @pytest.mark.parametrize("k1,n1,k0,n0", [(1, 253, 0, 866), (5, 100, 1, 500), (0, 50, 3, 60),

@@ -33,7 +33,12 @@ class RLHFConfig(RunConfig):
     rm_lr: float = 5e-4
     """Reward-model learning rate (AdamW)."""
     min_rm_accuracy: float = 0.8
-    """Held-out accuracy (non-neutral labels) the reward model must reach."""
+    """Held-out accuracy (non-neutral labels) the reward model must reach; its 95% interval
+    must also lie above the majority-class rate."""
+    label_curve: tuple[int, ...] = ()
+    """Label counts at which another reward model is trained, on the first labels of the
+    training split, and tested on the same held-out labels: the label-count curve (() = skip;
+    counts not below the training split's size are dropped)."""
     n_comparison_prompts: int = 12000
     """Corpus prompts continued twice each for the comparison reward model (0 = skip it)."""
     prompt_pieces: int = 8
@@ -92,6 +97,11 @@ class RLHFConfig(RunConfig):
     """Held-out labeled samples on which the LM judge's agreement with the labels is measured."""
     negative: bool = False
     """Train towards negative sentiment (the one-flag comparison)."""
+    prompted: bool = False
+    """The harder variant: PPO continues corpus prompts against the comparison reward model
+    (instead of unconditional samples against the happy/sad one)."""
+    ppo_prompts: int = 4096
+    """Corpus prompts PPO draws from when `prompted` (the judges see other ones)."""
     time_budget_s: float = 0.0
     """Wall time the run should finish within (0 = none: the time criterion is N/A)."""
 
@@ -99,9 +109,10 @@ class RLHFConfig(RunConfig):
         check(self, "sample_tokens", "rm_epochs", "rm_batch_size", "prompt_pieces", ge=1)
         check(self, "bt_epochs", "batch_size", "update_epochs", "num_minibatches", ge=1)
         check(self, "max_iterations", "eval_samples", "judge_lm_samples", ge=1)
-        check(self, "judge_lm_agreement", ge=1)
+        check(self, "judge_lm_agreement", "ppo_prompts", ge=1)
         check(self, "n_label_samples", "n_calibration", ge=2)  # a split / a std needs two
         check(self, "n_comparison_prompts", "shown_samples", ge=0)  # 0 = skip / show none
+        check(self, "label_curve", ge=2)
         check(self, "rm_lr", "bt_lr", "learning_rate", "clip_coef", "max_kl", "kl_milestones", gt=0)
         check(self, "heldout_fraction", gt=0, lt=1)
         check(self, "neutral_threshold", ge=0, lt=1)  # VADER's compound score is in [-1, 1]
@@ -117,6 +128,10 @@ class RLHFConfig(RunConfig):
             f"heldout_fraction ({self.heldout_fraction}) of n_label_samples "
             f"({self.n_label_samples}) leaves no sample to train the reward model on: lower "
             "heldout_fraction or raise n_label_samples",
+        )
+        require(
+            not self.prompted or self.n_comparison_prompts > 0,
+            "prompted=true optimizes the comparison reward model: set n_comparison_prompts > 0",
         )
         require(
             self.batch_size % self.num_minibatches == 0,
@@ -148,6 +163,7 @@ PRESETS: dict[str, dict[str, RLHFConfig]] = {
     "rlhf": {
         "smoke": RLHFConfig(
             n_label_samples=160,
+            label_curve=(40, 80),
             sample_tokens=12,
             rm_epochs=2,
             rm_lr=1e-3,
@@ -169,11 +185,17 @@ PRESETS: dict[str, dict[str, RLHFConfig]] = {
         ),
         # 16 minibatches of 64 per iteration: with 8 the policy moved so little per iteration
         # that the median clip fraction sat at 0.8%, below the healthy 1-20% band
-        "quick": RLHFConfig(time_budget_s=1800.0, batch_size=1024, num_minibatches=16),
+        "quick": RLHFConfig(
+            time_budget_s=1800.0,
+            batch_size=1024,
+            num_minibatches=16,
+            label_curve=(250, 500, 1000, 3000),
+        ),
         # no time_budget_s: the full preset's time depends on the hardware (a GPU helps) and
         # has not been measured, so its time criterion is N/A rather than a guessed bar
         "full": RLHFConfig(
             n_label_samples=50000,
+            label_curve=(250, 500, 1000, 3000, 10000),
             rm_epochs=4,
             n_calibration=5000,
             batch_size=1024,

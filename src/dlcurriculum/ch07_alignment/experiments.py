@@ -10,6 +10,7 @@ The settings are in `config.py`; the success criteria, figures and tables in `re
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,21 +22,24 @@ from dlcurriculum.ch01_transformers.shakespeare import (
 from dlcurriculum.ch07_alignment import report, stages
 from dlcurriculum.ch07_alignment.config import PRESETS, RLHFConfig
 from dlcurriculum.ch07_alignment.impl import load_impl
-from dlcurriculum.ch07_alignment.rlhf import (
-    Milestone,
-    PPOSettings,
-    PPOState,
+from dlcurriculum.ch07_alignment.rlhf import Milestone, PPOSettings, PPOState, train_ppo
+from dlcurriculum.ch07_alignment.samples import corpus_prompts, start_id
+from dlcurriculum.ch07_alignment.tasks import (
     RewardConstants,
+    Task,
+    comparison_reward,
+    happy_sad_reward,
     measure_constants,
+    prompt_rows,
     sample_completions,
-    train_ppo,
+    unconditional_task,
 )
-from dlcurriculum.ch07_alignment.samples import start_id
 from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import ExperimentSpec, Result, finish
 from dlcurriculum.core.seed import choose_device, seed_everything
 from dlcurriculum.core.training import Stateful, TrainingSession
+from dlcurriculum.data import load_shakespeare
 
 
 def _policy_path(cfg: RLHFConfig) -> Path:
@@ -46,6 +50,25 @@ def _policy_path(cfg: RLHFConfig) -> Path:
             "--set policy_run=runs/shakespeare/<timestamp>"
         )
     return Path(cfg.policy_run).expanduser()
+
+
+def _tasks(
+    cfg: RLHFConfig, tokenizer: Any, first: int, rm: nn.Module, ids: tuple[int, int], bt: Any
+) -> tuple[Task, Task]:
+    """(what PPO trains on, what the judges rate at each milestone).
+
+    Prompted runs continue corpus prompts against the comparison reward model, and are
+    judged on continuations of other prompts than those PPO trained on.
+    """
+    if not cfg.prompted:
+        task = unconditional_task(first, happy_sad_reward(rm, ids, cfg.negative))
+        return task, task
+    text = load_shakespeare()
+    train = corpus_prompts(text, cfg.ppo_prompts, cfg.prompt_pieces, cfg.seed + 5)
+    held = corpus_prompts(text, cfg.eval_samples, cfg.prompt_pieces, cfg.seed + 6)
+    rows = prompt_rows(tokenizer, first, train + held)  # one prompt length for both
+    reward = comparison_reward(bt, rows.shape[1], cfg.negative)
+    return Task(rows[: len(train)], reward), Task(rows[len(train) :], reward)
 
 
 def run(cfg: RLHFConfig, run_dir: Path) -> Result:
@@ -66,16 +89,15 @@ def run(cfg: RLHFConfig, run_dir: Path) -> Result:
     rm, ids = stages.stage_reward_model(cfg, run_dir, policy, tokenizer, pairs, ex)
     for p in rm.parameters():
         p.requires_grad_(False)
-    stages.stage_comparisons(cfg, run_dir, policy, tokenizer, rm, ids)
+    bt = stages.stage_comparisons(cfg, run_dir, policy, tokenizer, rm, ids)
+    task, eval_task = _tasks(cfg, tokenizer, first, rm, ids, bt)
 
     const_path = run_dir / "constants.json"
     if const_path.exists():
         constants = RewardConstants(**json.loads(const_path.read_text()))
     else:
         g = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-        constants = measure_constants(
-            ref, rm, ids, tokenizer, first, cfg.n_calibration, cfg.sample_tokens, cfg.negative, g
-        )
+        constants = measure_constants(ref, tokenizer, task, cfg.n_calibration, cfg.sample_tokens, g)
         runs.write_json(const_path, asdict(constants))
 
     settings = PPOSettings(
@@ -88,15 +110,16 @@ def run(cfg: RLHFConfig, run_dir: Path) -> Result:
         1.0,
         cfg.max_kl,
         cfg.max_iterations,
-        cfg.negative,
     )
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
     eval_gen_seed = cfg.seed + 3
 
     def eval_texts(model: nn.Module) -> list[str]:
         g = torch.Generator(device=device).manual_seed(eval_gen_seed)
-        tokens = sample_completions(model, tokenizer, first, cfg.eval_samples, cfg.sample_tokens, g)
-        return [tokenizer.decode(r.tolist()) for r in tokens[:, 1:].cpu()]
+        tokens = sample_completions(
+            model, tokenizer, eval_task, cfg.eval_samples, cfg.sample_tokens, g
+        )
+        return [tokenizer.decode(r.tolist()) for r in tokens[:, eval_task.prompt_len :].cpu()]
 
     stateful: dict[str, Stateful] = {"policy": policy, "optimizer": opt}
     fresh = PPOState(elapsed=watch.elapsed)  # a resumed run's state comes from its checkpoint
@@ -119,10 +142,8 @@ def run(cfg: RLHFConfig, run_dir: Path) -> Result:
         out = train_ppo(
             policy,
             ref,
-            rm,
-            ids,
+            task,
             tokenizer,
-            first,
             settings,
             constants,
             session,

@@ -18,23 +18,7 @@ from dlcurriculum.core.report import (
     pyplot,
     save_figure,
 )
-
-
-def line_fit(x: Sequence[int | float], y: Sequence[int | float]) -> tuple[float, float, float]:
-    """Least-squares line y = a x + b and its R^2 (nan with fewer than 3 points)."""
-    n = len(x)
-    if n < 3:
-        return float("nan"), float("nan"), float("nan")
-    mx, my = sum(x) / n, sum(y) / n
-    sxx = sum((xi - mx) ** 2 for xi in x)
-    sxy = sum((xi - mx) * (yi - my) for xi, yi in zip(x, y, strict=True))
-    syy = sum((yi - my) ** 2 for yi in y)
-    a = sxy / sxx if sxx else 0.0
-    b = my - a * mx
-    r2 = (
-        1.0 - sum((yi - a * xi - b) ** 2 for xi, yi in zip(x, y, strict=True)) / syy if syy else 0.0
-    )
-    return a, b, r2
+from dlcurriculum.core.stats import line_fit, rise_interval
 
 
 def line_r2(x: Sequence[int | float], y: Sequence[int | float]) -> float:
@@ -104,6 +88,28 @@ def draw(record: RunRecord) -> list[Path]:
         )
         ax.legend(loc="upper left")
         paths.append(save_figure(fig, out / "reliability.png"))
+
+    curve = record.summary.get("label_curve") or []
+    if len(curve) > 1:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ns = [c["n"] for c in curve]
+        acc = [100 * c["accuracy"] for c in curve]
+        err = [
+            [a - 100 * c["ci95"][0] for a, c in zip(acc, curve, strict=True)],
+            [100 * c["ci95"][1] - a for a, c in zip(acc, curve, strict=True)],
+        ]
+        ax.errorbar(ns, acc, yerr=err, fmt="o-", capsize=3, label="held-out accuracy, 95% CI")
+        ax.axhline(100 * record.summary["rm_majority"], color="k", ls=":", label="majority class")
+        bar = 100 * record.config.get("min_rm_accuracy", 0.0)
+        ax.axhline(bar, color="green", ls="--", label=f"bar {bar:.0f}%")
+        ax.set(
+            xscale="log",
+            xlabel="labels the reward model trained on",
+            ylabel="accuracy on non-neutral labels [%]",
+            title="Reward model vs labels",
+        )
+        ax.legend()
+        paths.append(save_figure(fig, out / "label_curve.png"))
 
     bt_path = record.run_dir / "comparison_rm.json"
     if bt_path.exists():
@@ -182,6 +188,24 @@ def sections(record: RunRecord) -> list[tuple[str, str]]:
         samples.append(f"**KL {m['kl']:.2f}** (milestone {m['target']:g}):\n")
         samples += [f"- `{t.strip()!r}`" for t in m["samples"]]
         samples.append("")
+    curve = s.get("label_curve") or []
+    if curve:
+        labels += (
+            "\n\nReward model by the number of labels it trained on (the same held-out "
+            f"labels; always answering the commoner sentiment scores "
+            f"{100 * s['rm_majority']:.1f}%):\n\n"
+            + markdown_table(
+                ["labels", "held-out accuracy", "95% interval"],
+                [
+                    (
+                        c["n"],
+                        f"{100 * c['accuracy']:.1f}%",
+                        f"{100 * c['ci95'][0]:.1f}–{100 * c['ci95'][1]:.1f}%",
+                    )
+                    for c in curve
+                ],
+            )
+        )
     return [
         ("Labels", labels),
         *_comparison_section(record),
@@ -220,34 +244,6 @@ def _comparison_section(record: RunRecord) -> list[tuple[str, str]]:
         + markdown_table(["ranked by", "held-out pair accuracy", "clear pairs"], rows)
     )
     return [("Comparison reward model (Bradley-Terry)", text)]
-
-
-Z95 = 1.959964
-"""Two-sided 95% normal quantile: the intervals of the judge criterion."""
-
-
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion k/n (Wilson 1927); (0, 1) when n = 0."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def rise_interval(k0: int, n0: int, k1: int, n1: int, z: float = Z95) -> tuple[float, float]:
-    """Interval of the rise k1/n1 - k0/n0 of a proportion, from two independent samples.
-
-    Newcombe's hybrid score interval (Newcombe 1998, method 10): each rate's Wilson interval,
-    combined. Unlike the Wald interval it stays inside [-1, 1] and keeps its coverage for
-    rates near 0 or 1, where the judge's shares of positive samples can sit.
-    """
-    p0, p1 = k0 / n0, k1 / n1
-    l0, u0 = wilson_interval(k0, n0, z)
-    l1, u1 = wilson_interval(k1, n1, z)
-    d = p1 - p0
-    return d - math.hypot(p1 - l1, u0 - p0), d + math.hypot(u1 - p1, p0 - l0)
 
 
 def _mid(summary: dict[str, Any]) -> dict[str, Any]:
@@ -339,13 +335,28 @@ def _sqrt_kl_r2(r: RunRecord) -> Verdict:
     return Verdict(r2 >= r.config["min_sqrt_kl_r2"], f"R^2 = {r2:.3f}")
 
 
+def _rm_accuracy(r: RunRecord) -> Verdict:
+    """Held-out accuracy at the bar, and its 95% interval above always answering the commoner
+    sentiment (with few labels a reward model can sit at the majority class and look fine)."""
+    s = r.summary
+    if "rm_accuracy_ci95" not in s:
+        return not_measured("this run predates the accuracy interval (rerun it)")
+    if not s["rm_n_test_non_neutral"]:
+        return not_measured("no held-out label is positive or negative")
+    acc, (low, high), base = s["rm_accuracy"], s["rm_accuracy_ci95"], s["rm_majority"]
+    return Verdict(
+        acc >= r.config["min_rm_accuracy"] and low > base,
+        f"{100 * acc:.1f}% of {s['rm_n_test_non_neutral']} (95% interval {100 * low:.1f}–"
+        f"{100 * high:.1f}%; majority class {100 * base:.1f}%), trained on "
+        f"{s['rm_n_train']} labels; ECE {s['rm_ece']:.3f}",
+    )
+
+
 RLHF_CRITERIA = (
     Criterion(
-        "reward model held-out accuracy ≥ {min_rm_accuracy:.0%}",
-        lambda r: Verdict(
-            r.summary["rm_accuracy"] >= r.config["min_rm_accuracy"],
-            f"{100 * r.summary['rm_accuracy']:.1f}% (ECE {r.summary['rm_ece']:.3f})",
-        ),
+        "reward model held-out accuracy ≥ {min_rm_accuracy:.0%}, 95% interval above the "
+        "majority-class rate",
+        _rm_accuracy,
     ),
     Criterion(
         "comparison (Bradley-Terry) reward model held-out pair accuracy ≥ {min_bt_accuracy:.0%}",

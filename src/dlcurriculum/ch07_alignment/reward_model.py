@@ -221,6 +221,26 @@ def fit(
     return losses
 
 
+def fit_reward_model(
+    policy: Transformer,
+    tokenizer: WordTokenizer,
+    train: Sequence[tuple[str, str]],
+    first: int,
+    settings: RMTrainSettings,
+    generator: torch.Generator,
+    loss_fn=reward_model_loss,
+) -> tuple[Transformer, WordTokenizer, list[float]]:
+    """A reward model made from `policy` and trained on (text, label) pairs; its step losses."""
+    rm, rm_tok = reward_model_from(policy, tokenizer)
+    ids = label_ids(rm_tok)
+    tokens, last = encode_texts(tokenizer, [t for t, _ in train], first, rm.cfg.n_ctx)
+    device = rm.W_U.device
+    warm_start_labels(rm, tokens[:256].to(device), last[:256].to(device), ids)
+    labels = soft_targets([lab for _, lab in train])
+    losses = train_reward_model(rm, tokens, last, labels, ids, settings, generator, loss_fn)
+    return rm, rm_tok, losses
+
+
 @torch.inference_mode()
 def predict_positive(
     rm: nn.Module, tokens: Tensor, last: Tensor, ids: tuple[int, int], batch_size: int = 128
@@ -234,6 +254,12 @@ def predict_positive(
         for i in range(0, len(tokens), batch_size)
     ]
     return torch.cat(out).exp().cpu()
+
+
+def majority_rate(labels: Sequence[str]) -> float:
+    """Accuracy of always answering the commoner of positive and negative (nan if none)."""
+    pos, neg = labels.count("positive"), labels.count("negative")
+    return max(pos, neg) / (pos + neg) if pos + neg else float("nan")
 
 
 def accuracy(p_pred: Tensor, labels: Sequence[str]) -> float:

@@ -23,8 +23,7 @@ from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.tokenizer import WordTokenizer
 from dlcurriculum.ch07_alignment.impl import Impl
-from dlcurriculum.ch07_alignment.reward_model import positive_logprob
-from dlcurriculum.ch07_alignment.samples import sample_ids
+from dlcurriculum.ch07_alignment.tasks import RewardConstants, Task, sample_completions
 from dlcurriculum.core.training import TrainingSession
 
 BANNED_LOGIT = -1e9
@@ -129,17 +128,6 @@ class PPOSettings:
     max_kl: float = 10.0
     """Stop once the mean per-completion KL from the original model reaches this (nats)."""
     max_iterations: int = 100
-    negative: bool = False
-    """Train towards negative sentiment instead (reward = log P(negative))."""
-
-
-@dataclass(frozen=True)
-class RewardConstants:
-    """Fixed centring and scale of the reward, measured on the original policy."""
-
-    mean: float
-    std: float
-    n: int
 
 
 def normalize_rewards(
@@ -169,50 +157,6 @@ def normalize_rewards(
     # HINT: use the constants given, not the batch's own statistics (no rewards.mean()).
     return (rewards - mean) / std
     # END SOLUTION
-
-
-@torch.inference_mode()
-def completion_rewards(
-    rm: nn.Module, ids: tuple[int, int], tokens: Tensor, negative: bool
-) -> Tensor:
-    """log P(positive) (or log P(negative)) of each completion under the reward model."""
-    last = torch.full((len(tokens),), tokens.shape[1] - 1, device=tokens.device)
-    logp_pos = positive_logprob(rm, tokens, last, ids)
-    return torch.log1p(-logp_pos.exp().clamp(max=1 - 1e-6)) if negative else logp_pos
-
-
-def sample_completions(
-    policy: nn.Module,
-    tokenizer: WordTokenizer,
-    first: int,
-    n: int,
-    n_tokens: int,
-    generator: torch.Generator,
-) -> Tensor:
-    """[n, 1 + n_tokens]: the start piece followed by a sampled completion."""
-    prompts = torch.full((n, 1), first, dtype=torch.long)
-    out = sample_ids(policy, tokenizer, prompts, n_tokens, 1.0, generator)
-    return torch.cat([prompts, out], dim=1).to(next(policy.parameters()).device)
-
-
-def measure_constants(
-    policy: nn.Module,
-    rm: nn.Module,
-    ids: tuple[int, int],
-    tokenizer: WordTokenizer,
-    first: int,
-    n: int,
-    n_tokens: int,
-    negative: bool,
-    generator: torch.Generator,
-) -> RewardConstants:
-    """Mean and std of the reward over `n` completions of the original policy."""
-    rewards = []
-    for i in range(0, n, 256):
-        tokens = sample_completions(policy, tokenizer, first, min(256, n - i), n_tokens, generator)
-        rewards.append(completion_rewards(rm, ids, tokens, negative).cpu())
-    r = torch.cat(rewards)
-    return RewardConstants(r.mean().item(), max(r.std().item(), 1e-6), n)
 
 
 def iteration_generator(seed: int, iteration: int, device: torch.device) -> torch.Generator:
@@ -278,10 +222,8 @@ class PPOOutcome:
 def train_ppo(
     policy: nn.Module,
     ref: nn.Module,
-    rm: nn.Module,
-    ids: tuple[int, int],
+    task: Task,
     tokenizer: WordTokenizer,
-    first: int,
     settings: PPOSettings,
     constants: RewardConstants,
     session: TrainingSession[PPOState],
@@ -308,20 +250,18 @@ def train_ppo(
         policy.eval()
         generator = iteration_generator(seed, it, next(policy.parameters()).device)
         tokens = sample_completions(
-            policy, tokenizer, first, settings.batch_size, settings.n_tokens, generator
+            policy, tokenizer, task, settings.batch_size, settings.n_tokens, generator
         )
-        mask = torch.ones(
-            tokens.shape[0], tokens.shape[1] - 1, dtype=torch.bool, device=tokens.device
-        )
+        mask = task.completion_mask(tokens)
         with torch.no_grad():
             old_lp = next_token_logprobs(policy, tokens, tokenizer.unk_id)
             ref_lp = next_token_logprobs(ref, tokens, tokenizer.unk_id)
             kls = ex.completion_kl(old_lp, ref_lp, mask)
-            entropy = -(old_lp.exp() * old_lp).sum(-1).mean()
+            entropy = -(old_lp.exp() * old_lp).sum(-1)[mask].mean()
             old_chosen = chosen(old_lp, tokens)
-            k1 = (old_chosen - chosen(ref_lp, tokens)).sum(-1)
+            k1 = ((old_chosen - chosen(ref_lp, tokens)) * mask).sum(-1)
             del old_lp, ref_lp
-            rewards = completion_rewards(rm, ids, tokens, settings.negative)
+            rewards = task.reward(tokens)
         kl = kls.mean().item()
         state.iteration = it
         on_iteration(it, kl)
@@ -358,7 +298,7 @@ def train_ppo(
                 nn.utils.clip_grad_norm_(policy.parameters(), settings.max_grad_norm)
                 optimizer.step()
                 with torch.no_grad():
-                    log_ratio = new - old_chosen[idx]
+                    log_ratio = (new - old_chosen[idx])[mask[idx]]
                     clipped.append(
                         ((log_ratio.exp() - 1).abs() > settings.clip_coef).float().mean().item()
                     )

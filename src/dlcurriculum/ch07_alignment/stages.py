@@ -39,13 +39,11 @@ from dlcurriculum.ch07_alignment.reward_model import (
     RMTrainSettings,
     accuracy,
     encode_texts,
+    fit_reward_model,
     label_ids,
+    majority_rate,
     predict_positive,
     reliability,
-    reward_model_from,
-    soft_targets,
-    train_reward_model,
-    warm_start_labels,
 )
 from dlcurriculum.ch07_alignment.rlhf import Milestone, PPOOutcome
 from dlcurriculum.ch07_alignment.samples import (
@@ -58,6 +56,7 @@ from dlcurriculum.ch07_alignment.samples import (
 )
 from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError, install_hint
+from dlcurriculum.core.stats import wilson_interval
 from dlcurriculum.data import load_shakespeare
 from dlcurriculum.lm import OFFLINE_DEFAULT, smollm2_dir
 
@@ -100,41 +99,49 @@ def stage_reward_model(
     if path.exists():
         rm, rm_tok = load_shakespeare_model(path, next(policy.parameters()).device, fast_path=True)
         return rm, label_ids(rm_tok)
-    rm, rm_tok = reward_model_from(policy, tokenizer)
-    ids = label_ids(rm_tok)
     g = torch.Generator().manual_seed(cfg.seed)
     test, train = heldout_split(cfg, pairs, g)
     first = start_id(tokenizer, cfg.start_text)
-    n_ctx = rm.cfg.n_ctx
-    tokens, last = encode_texts(tokenizer, [t for t, _ in train], first, n_ctx)
-    warm_start_labels(rm, tokens[:256].to(rm.W_U.device), last[:256].to(rm.W_U.device), ids)
     settings = RMTrainSettings(cfg.rm_epochs, cfg.rm_batch_size, cfg.rm_lr)
-    losses = train_reward_model(
-        rm,
-        tokens,
-        last,
-        soft_targets([lab for _, lab in train]),
-        ids,
-        settings,
-        g,
-        ex.reward_model_loss,
+    rm, rm_tok, losses = fit_reward_model(
+        policy, tokenizer, train, first, settings, g, ex.reward_model_loss
     )
+    ids, n_ctx = label_ids(rm_tok), rm.cfg.n_ctx
     test_tokens, test_last = encode_texts(tokenizer, [t for t, _ in test], first, n_ctx)
     test_labels = [lab for _, lab in test]
     p = predict_positive(rm, test_tokens, test_last, ids)
     mean_p, frac, count, ece = reliability(p, test_labels)
+    n_sided = sum(lab != "neutral" for lab in test_labels)
+    acc = accuracy(p, test_labels)
+
+    def curve_point(n: int) -> dict[str, Any]:
+        """A reward model trained on the first n training labels, tested on the same held-out."""
+        if n == len(train):
+            a = acc
+        else:
+            g_n = torch.Generator().manual_seed(cfg.seed + 7)
+            model, _, _ = fit_reward_model(
+                policy, tokenizer, train[:n], first, settings, g_n, ex.reward_model_loss
+            )
+            a = accuracy(predict_positive(model, test_tokens, test_last, ids), test_labels)
+        return {"n": n, "accuracy": a, "ci95": list(wilson_interval(round(a * n_sided), n_sided))}
+
+    counts_curve = sorted({n for n in cfg.label_curve if n < len(train)} | {len(train)})
     counts = {
         lab: sum(1 for _, x in pairs if x == lab) for lab in ("positive", "neutral", "negative")
     }
     runs.write_json(
         run_dir / "reward_model.json",
         {
-            "accuracy": accuracy(p, test_labels),
+            "accuracy": acc,
+            "accuracy_ci95": list(wilson_interval(round(acc * n_sided), n_sided)),
+            "majority": majority_rate(test_labels),
+            "label_curve": [curve_point(n) for n in counts_curve] if cfg.label_curve else [],
             "ece": ece,
             "label_counts": counts,
             "n_train": len(train),
             "n_test": len(test),
-            "n_test_non_neutral": sum(lab != "neutral" for lab in test_labels),
+            "n_test_non_neutral": n_sided,
             "reliability": {"mean_p": mean_p, "frac_positive": frac, "count": count},
             "first_losses": losses[:5],
             "last_losses": losses[-5:],
@@ -147,15 +154,20 @@ def stage_reward_model(
 
 def stage_comparisons(
     cfg: RLHFConfig, run_dir: Path, policy: Any, tokenizer: Any, rm: Any, ids: tuple[int, int]
-) -> None:
+) -> ScalarRewardModel | None:
     """Bradley-Terry reward model on VADER-labeled pairs; its held-out pair accuracy.
 
     The baseline ranks the same held-out pairs by the happy/sad reward model's
     log P(positive) of each continuation alone (the text it was trained on).
+    Returns the model (None when n_comparison_prompts is 0), frozen.
     """
-    path = run_dir / "comparison_rm.json"
-    if path.exists() or cfg.n_comparison_prompts == 0:
-        return
+    path, weights = run_dir / "comparison_rm.json", run_dir / "comparison_rm.pt"
+    if cfg.n_comparison_prompts == 0:
+        return None
+    if path.exists():
+        bt = ScalarRewardModel(policy)
+        bt.load_state_dict(torch.load(weights, map_location=next(policy.parameters()).device))
+        return bt.eval().requires_grad_(False)
     seed = cfg.seed + 4
     prompts = corpus_prompts(load_shakespeare(), cfg.n_comparison_prompts, cfg.prompt_pieces, seed)
     settings = SamplingSettings(cfg.sample_tokens, 1.0, cfg.start_text, seed)
@@ -188,6 +200,8 @@ def stage_comparisons(
     base_c = predict_positive(rm, *encode(test, "chosen", False), ids).log()
     base_r = predict_positive(rm, *encode(test, "rejected", False), ids).log()
     clear = torch.tensor([c.margin >= 0.5 for c in test])
+    with runs.atomic_open(weights, "wb") as f:  # before the json, which marks the stage done
+        torch.save(bt.state_dict(), f)
     runs.write_json(
         path,
         {
@@ -211,8 +225,7 @@ def stage_comparisons(
             "examples": [asdict(c) for c in test[:4]],
         },
     )
-    with runs.atomic_open(run_dir / "comparison_rm.pt", "wb") as f:
-        torch.save(bt.state_dict(), f)
+    return bt.eval().requires_grad_(False)
 
 
 def check_judge(cfg: RLHFConfig) -> None:
@@ -312,6 +325,11 @@ def summarize(
             else {}
         ),
         "rm_accuracy": rm_info["accuracy"],
+        "rm_accuracy_ci95": rm_info["accuracy_ci95"],
+        "rm_majority": rm_info["majority"],
+        "rm_n_train": rm_info["n_train"],
+        "rm_n_test_non_neutral": rm_info["n_test_non_neutral"],
+        "label_curve": rm_info["label_curve"],
         "rm_ece": rm_info["ece"],
         "label_counts": rm_info["label_counts"],
         "iterations": len(rows),

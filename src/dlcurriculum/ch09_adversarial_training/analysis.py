@@ -13,17 +13,6 @@ from typing import Any
 import numpy as np
 
 
-def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a binomial proportion k/n (sensible at k = 0)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    # exact ends at k = 0 and k = n (rounding would give 1e-17 or 0.9999999999999999)
-    return (0.0 if k == 0 else centre - half), (1.0 if k == n else centre + half)
-
-
 def fisher_greater(k1: int, n1: int, k0: int, n0: int) -> float:
     """One-sided Fisher exact test: the p-value that a rate of k1/n1 exceeds one of k0/n0.
 

@@ -21,7 +21,6 @@ from dlcurriculum.ch09_adversarial_training.analysis import (
     distinct_n,
     embed,
     self_bleu,
-    wilson_interval,
 )
 from dlcurriculum.ch09_adversarial_training.classifiers import load_classifier
 from dlcurriculum.ch09_adversarial_training.config import METHODS, RedTeamConfig
@@ -38,6 +37,7 @@ from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import Result, finish
 from dlcurriculum.core.seed import choose_device, seed_everything
+from dlcurriculum.core.stats import wilson_interval
 
 
 def _load_lm(name: str, device: torch.device, seed: int) -> tuple[Any, Any]:
