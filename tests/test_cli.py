@@ -179,6 +179,25 @@ def test_hint_and_solution(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "argmax(dim=1) ==" in shown.stdout
 
 
+def test_written_exercise_start_and_solution(tmp_path: Path) -> None:
+    """Chapter 1's first-principles questions: `dlc start` writes them (never over the learner's
+    file); `dlc solution` asks before it shows our answers, as for code."""
+    started = dlc("start", "1", "--dir", "ws", cwd=tmp_path)
+    sheet = tmp_path / "ws" / "ch01_transformers" / "first_principles.md"
+    assert started.returncode == 0
+    assert "Are the dense layers shared across blocks?" in sheet.read_text()
+    assert "first_principles.md  (written exercise; then compare:" in started.stdout
+    sheet.write_text("my answers")
+    assert "kept yours" in dlc("start", "1", "--dir", "ws", cwd=tmp_path).stdout
+    assert sheet.read_text() == "my answers"
+    answer = "| 8 | no | 3.466 | 3.2% | 3.2% | 48.4 | 113 |"  # the measured residual ablation
+    refused = dlc("solution", "1", "first_principles", cwd=tmp_path, input="n\n")
+    assert refused.returncode != 0 and answer not in refused.stdout
+    shown = dlc("solution", "1", "first_principles", cwd=tmp_path, input="y\n")
+    assert shown.returncode == 0 and answer in shown.stdout
+    assert "The KV cache (`attention.KVCache`) plays the role" in shown.stdout
+
+
 def test_data_info(tmp_path: Path) -> None:
     result = dlc("data", "info", cwd=tmp_path)
     assert result.returncode == 0

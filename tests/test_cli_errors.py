@@ -10,6 +10,11 @@ import pytest
 from dlcurriculum import cli
 from dlcurriculum.core.exercises import start
 
+CH1_EXERCISES = (
+    "sinusoidal_pos_embed, attention_pattern, attention, causal_mask, layer_norm, "
+    "multi_head_attention, transformer_block, transformer, first_principles (written)"
+)
+
 # (arguments, a fragment of the error line). Paths are relative to a folder holding: `afile`
 # (a file), `ws` (a chapter 0 and chapter 5 workspace, stubs not filled in), `torn` (a run
 # folder whose config.json is cut off), `empty.sqlite` (a label store without samples) and
@@ -59,6 +64,8 @@ BAD_INPUTS = [
     (["check", "0", "--dir", "afile"], "afile"),
     (["hint", "0", "nope"], "nope"),
     (["solution", "0", "nope", "--yes"], "nope"),
+    (["solution", "1", "bogus", "--yes"], "'bogus': its exercises are " + CH1_EXERCISES),
+    (["solution", "7", "elk_proposal", "--yes"], "written exercise with no answers of ours"),
     (["list", "--runs", "afile"], "afile"),
     (["progress", "--dir", "afile"], "afile"),
     (["data", "fetch", "cifar"], "unknown dataset 'cifar'"),

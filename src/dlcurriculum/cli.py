@@ -137,16 +137,22 @@ app.command("eval")(run_commands.eval_)
 
 @app.command()
 def start(chapter: str, dir: Workspace = Path("workspace")) -> None:
-    """Copy a chapter's exercise skeleton into your workspace (never overwrites)."""
-    from dlcurriculum.core.exercises import chapter_exercises
+    """Copy a chapter's exercise skeleton and written exercises into your workspace (never
+    overwrites)."""
+    from dlcurriculum.core.exercises import chapter_exercises, written_answers, written_exercises
     from dlcurriculum.core.exercises import start as start_chapter
 
     ch = catalog.get_chapter(chapter)
     held: dict[str, list[str]] = {}
     for ex in chapter_exercises(ch.slug):
         held.setdefault(f"{ex.module}.py", []).append(ex.name)
+    notes = {file: f"exercises: {', '.join(names)}" for file, names in held.items()}
+    answered = written_answers(ch.slug)
+    for name in written_exercises(ch.slug):
+        ours = f"; then compare: `dlc solution {ch.number} {name}`" if name in answered else ""
+        notes[f"{name}.md"] = f"written exercise{ours}"
     for path, written in start_chapter(ch.slug, dir):
-        what = f"  (exercises: {', '.join(held[path.name])})" if path.name in held else ""
+        what = f"  ({notes[path.name]})" if path.name in notes else ""
         out.print(f"{'wrote' if written else 'kept yours'}  {path}{what}")
     out.print(f"Fill in the stubs, then run `dlc check {ch.number} --dir {dir}`.")
 
@@ -192,16 +198,19 @@ def solution(
     exercise: str,
     yes: Annotated[bool, typer.Option("--yes", help="Skip the confirmation.")] = False,
 ) -> None:
-    """Print the reference solution of an exercise (try it yourself first!)."""
-    from dlcurriculum.pages import exercise_source
+    """Print the reference solution of an exercise, or our answers to a written one (try it
+    yourself first!)."""
+    from dlcurriculum.pages import exercise_solution
 
     ch = catalog.get_chapter(chapter)
-    source = exercise_source(ch, exercise)
+    source, language = exercise_solution(ch, exercise)
     if not yes and not typer.confirm(
         "The curriculum advises trying before peeking. Show the solution?"
     ):
         raise typer.Exit(1)
-    if out.is_terminal:  # highlighted, and never wrapped, so what is copied is valid Python
+    if out.is_terminal and language == "markdown":
+        out.print(Markdown(source))
+    elif out.is_terminal:  # highlighted, and never wrapped, so what is copied is valid Python
         from rich.syntax import Syntax
 
         out.print(Syntax(source, "python", background_color="default"), soft_wrap=True)

@@ -11,9 +11,17 @@ from importlib import resources
 
 from dlcurriculum import catalog
 from dlcurriculum.catalog import prerequisites_of
-from dlcurriculum.core.curriculum import Chapter, Reading
+from dlcurriculum.core.curriculum import Chapter, Link, Reading
 from dlcurriculum.core.errors import DlcError
-from dlcurriculum.core.exercises import BEGIN, END, HINT, Exercise, chapter_exercises
+from dlcurriculum.core.exercises import (
+    BEGIN,
+    END,
+    HINT,
+    Exercise,
+    chapter_exercises,
+    written_answers,
+    written_exercises,
+)
 
 INTRO_MARKER = "{{chapter_guide}}"
 
@@ -65,8 +73,21 @@ def intro_markdown(link: Callable[[Chapter], str] = _show_command) -> str:
     return text.replace(INTRO_MARKER, chapter_guide(link))
 
 
+ADDED_BY_US = "added by us"
+"""How a page marks a reading or link that the curriculum does not list (with the reason)."""
+
+
+def _added(reason: str) -> str:
+    return f" *({ADDED_BY_US}: {reason})*" if reason else ""
+
+
 def _reading(r: Reading) -> str:
-    return f"- [{r.title}]({r.url}) — {r.authors} ({r.year}). *Read:* {r.section}. {r.why}"
+    text = f"- [{r.title}]({r.url}) — {r.authors} ({r.year}). *Read:* {r.section}. {r.why}"
+    return text + _added(r.added)
+
+
+def _link(link: Link) -> str:
+    return f"- [{link.title}]({link.url}): {link.why}{_added(link.added)}"
 
 
 def chapter_markdown(ch: Chapter) -> str:
@@ -77,7 +98,7 @@ def chapter_markdown(ch: Chapter) -> str:
     helps = prerequisites_of(ch.number)
     if helps:
         lines.append(f"*Do first:* chapter {', '.join(map(str, helps))}.")
-    lines += ["", "## Readings", ""] + [_reading(r) for r in ch.recommended]
+    lines += ["", "## Readings", "", "Recommended:", ""] + [_reading(r) for r in ch.recommended]
     if ch.optional:
         lines += ["", "Optional:", ""] + [_reading(r) for r in ch.optional]
     for ex in ch.exercises:
@@ -90,6 +111,8 @@ def chapter_markdown(ch: Chapter) -> str:
             "Success criteria:",
         ]
         lines += [f"- {c}" for c in ex.success_criteria]
+    if ch.links:
+        lines += ["", "## Links for the exercise", ""] + [_link(link) for link in ch.links]
     lines += ["", "## In this software", ""]
     if ch.experiments:
         lines += [f"- `dlc run {e.name}`: {e.summary}" for e in ch.experiments]
@@ -104,6 +127,11 @@ def chapter_markdown(ch: Chapter) -> str:
         )
     else:
         lines.append("- Learner mode: not available for this chapter yet.")
+    answered = written_answers(ch.slug)
+    for name in written_exercises(ch.slug):
+        ours = f"; `dlc solution {ch.number} {name}` shows ours" if name in answered else ""
+        sheet = f"`dlc start {ch.number}` writes `{name}.md`"
+        lines.append(f"- Written exercise: {sheet} for your answers{ours}.")
     return "\n".join(lines) + "\n\n---\n\n" + ch.readme()
 
 
@@ -111,8 +139,25 @@ def _find(ch: Chapter, name: str) -> Exercise:
     for ex in chapter_exercises(ch.slug):
         if ex.name == name:
             return ex
-    names = ", ".join(e.name for e in chapter_exercises(ch.slug)) or "none yet"
-    raise DlcError(f"chapter {ch.number} has no exercise {name!r}: its exercises are {names}")
+    code = [e.name for e in chapter_exercises(ch.slug)]
+    names = ", ".join(code + [f"{n} (written)" for n in written_exercises(ch.slug)])
+    raise DlcError(
+        f"chapter {ch.number} has no exercise {name!r}: its exercises are {names or 'none yet'}"
+    )
+
+
+def exercise_solution(ch: Chapter, name: str) -> tuple[str, str]:
+    """What `dlc solution` prints and its language: our answers to a written exercise
+    ("markdown") or an exercise's reference code ("python", see `exercise_source`)."""
+    if name not in written_exercises(ch.slug):
+        return exercise_source(ch, name), "python"
+    answers = written_answers(ch.slug).get(name)
+    if answers is None:
+        raise DlcError(
+            f"chapter {ch.number}'s {name!r} is a written exercise with no answers of ours to "
+            f"show: yours are the answer (`dlc start {ch.number}` writes {name}.md)"
+        )
+    return answers.read_text(encoding="utf-8"), "markdown"
 
 
 def exercise_source(ch: Chapter, name: str) -> str:
@@ -143,7 +188,12 @@ def exercise_hints(source: str) -> list[str]:
 
 
 def exercise_hint(ch: Chapter, name: str) -> str:
-    """An exercise's docstring(s) and `# HINT:` lines, without the solution."""
+    """An exercise's docstring(s) and `# HINT:` lines, without the solution; for a written
+    exercise, its questions and hints (the template `dlc start` writes)."""
+    written = written_exercises(ch.slug)
+    if name in written:
+        template = re.sub(r"\n{3,}", "\n\n", written[name].read_text(encoding="utf-8"))
+        return f"{name} (written: `dlc start {ch.number}` writes it as {name}.md):\n\n{template}"
     ex = _find(ch, name)
     module = importlib.import_module(f"dlcurriculum.{ch.slug}.{ex.module}")
     obj = getattr(module, ex.qualname)

@@ -1,4 +1,4 @@
-"""The residual ablation the README quotes: the block without skips, and one tiny run."""
+"""The residual ablation our first-principles answers quote: the block without skips, one run."""
 
 import torch
 
@@ -17,7 +17,7 @@ def test_no_residual_block_is_the_block_minus_its_skips() -> None:
 
 
 def test_without_skips_the_gradient_at_init_is_badly_scaled_across_depth() -> None:
-    """The README's claim at depth 8 (48 vs 1.2 there; 34 vs 1.6 at this tiny size)."""
+    """The answers' claim at depth 8 (48 vs 1.2 there; 34 vs 1.6 at this tiny size)."""
     plain, skips = (
         run_one(n_layers=8, residual=r, steps=1, seq_len=3, n_symbols=5) for r in (False, True)
     )

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dlcurriculum.ch08_interpretability import attribution, checks, induction
+from dlcurriculum.ch08_interpretability import attribution, checks, composition, induction, patching
 from dlcurriculum.core.checks import ExerciseFailure
 from dlcurriculum.core.hooks import capture
 
@@ -12,6 +12,9 @@ def test_checks_pass_on_the_reference():
     checks.check_integrated_gradients(attribution.integrated_gradients)
     checks.check_induction_score(induction.induction_score)
     checks.check_ablate_heads(induction.ablate_heads)
+    checks.check_composition_score(composition.composition_score)
+    checks.check_composition_scores(composition.composition_scores)
+    checks.check_patch_heads(patching.patch_heads)
 
 
 def _ig_without_delta(model, images, targets, baseline=None, n_steps=64):
@@ -113,3 +116,41 @@ def _ablate_nothing(model, tokens, heads):
 def test_ablate_heads_check_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseFailure, match=message):
         checks.check_ablate_heads(wrong)
+
+
+def _k_without_transpose(W_OV, W_QK, kind):
+    return composition.composition_scores(W_OV, W_QK, "Q" if kind == "K" else kind)
+
+
+def _no_layer_mask(W_OV, W_QK, kind):
+    readers = {"Q": W_QK, "K": W_QK.transpose(-1, -2), "V": W_OV}[kind]
+    return composition.composition_score(W_OV[:, :, None, None], readers[None, None])
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_k_without_transpose, r"these are the Q-composition scores.*transpose W_QK"),
+        (_no_layer_mask, r"set the rest to 0"),
+    ],
+)
+def test_composition_scores_check_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_composition_scores(wrong)
+
+
+def _patch_all_positions(model, tokens, clean_z, heads, positions=None):
+    return patching.patch_heads(model, tokens, clean_z, heads, None)
+
+
+def _patch_nothing(model, tokens, clean_z, heads, positions=None):
+    return model(tokens)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [(_patch_all_positions, "you patched every position"), (_patch_nothing, "nothing was patched")],
+)
+def test_patch_heads_check_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_patch_heads(wrong)

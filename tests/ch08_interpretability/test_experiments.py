@@ -10,6 +10,9 @@ from dlcurriculum.core.config import ConfigError
 from dlcurriculum.core.experiment import launch
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
 from dlcurriculum.core.runs import read_metrics
+from tests.mutations import counting_workspace
+
+SLUG = "ch08_interpretability"
 
 
 def _launch(spec, tmp_path, *assignments):
@@ -49,24 +52,48 @@ def test_induction_heads_smoke_is_deterministic(tmp_path):
     second, _, _ = _launch(ex.INDUCTION_HEADS, tmp_path / "b")
     assert read_metrics(first.run_dir) == read_metrics(second.run_dir)
     s = first.summary
-    # the ablation criterion is N/A exactly when no head reached the induction threshold
+    # the ablation, composition and patching criteria are N/A exactly when no head reached
+    # the induction threshold
     assert statuses[0] in (PASS, FAIL)
-    assert (statuses[1] == NOT_MEASURED) == (not s["detected_induction_heads"]), statuses
+    for status in statuses[1:]:
+        assert (status == NOT_MEASURED) == (not s["detected_induction_heads"]), statuses
     layer, head = s["best_induction_head"]
     assert len(s["induction_scores"]) == 2
     assert s["best_induction_score"] == s["induction_scores"][layer][head]
     assert s["best_induction_score"] == max(max(row) for row in s["induction_scores"])
     assert "K-composition" in report and "In-context learning score" in report
     assert (first.run_dir / "model.pt").exists()
+    # the circuit: composition scores of the 4 (layer 0, layer 1) pairs against random ones,
+    # and patching: every head, the induction heads together, per position
+    assert len(s["k_composition_top"]) == 3 and s["composition_random_sd"] > 0
+    assert s["composition_random_mean"] == pytest.approx(32**-0.5, rel=0.05)  # d_model 32
+    assert len(s["patch_head_recovery"]) == 2 and len(s["patch_head_recovery"][0]) == 2
+    assert len(s["patch_position_first_copy"]) == len(s["patch_position_heads"])
+    assert "The circuit in the weights" in report and "The circuit in the activations" in report
+    for figure in ("composition.png", "patching.png"):
+        assert (first.run_dir / "figures" / figure).exists()
 
 
 @pytest.mark.parametrize("model", ["tiny-llama", "tiny-gpt2"])
 def test_induction_lm_smoke_on_tiny_random_models(tmp_path, model):
     result, statuses, report = _launch(ex.INDUCTION_LM, tmp_path, f"model={model}")
-    assert all(st in (PASS, FAIL) for st in statuses), statuses
+    # a random model barely prefers either answer, so there is nothing for patching to recover
+    assert all(st in (PASS, FAIL) for st in statuses[:2]) and statuses[2] == NOT_MEASURED
     s = result.summary
     assert len(s["top_heads"]) == 3 and s["n_layers"] == 2
     assert "5.1, 5.5, 6.9, 7.2 and 7.10" in report
+    # three top heads patched one more at a time, and three random other heads
+    assert len(s["patch_cumulative_recovery"]) == 3 and len(s["patch_control_heads"]) == 3
+    assert not {tuple(h) for h in s["patch_control_heads"]} & {
+        tuple(h) for h in s["patch_top_heads"]
+    }
+    assert "Activation patching" in report and (result.run_dir / "figures/patching.png").exists()
+
+
+def test_induction_lm_without_patching(tmp_path):
+    result, statuses, report = _launch(ex.INDUCTION_LM, tmp_path, "patch_heads=0")
+    assert statuses[2] == NOT_MEASURED and "patch_clean_logit_diff" not in result.summary
+    assert "Not run (`patch_heads=0`)" in report
 
 
 @pytest.mark.parametrize(
@@ -95,3 +122,19 @@ def test_configs_refuse_what_they_cannot_run_with(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         spec.config("smoke", assignments)  # type: ignore[attr-defined]
+
+
+def test_impl_run_calls_only_the_learners_exercises(tmp_path, monkeypatch):
+    """An --impl induction-heads run scores, ablates, composes and patches with the learner's
+    functions only: each marks that it was called, the reference versions would raise."""
+    folder = counting_workspace(SLUG, tmp_path / "ws", monkeypatch)
+    cfg = ex.INDUCTION_HEADS.config("smoke", [f"impl={tmp_path / 'ws'}"])
+    launch(ex.INDUCTION_HEADS, cfg, "smoke", tmp_path / "runs")
+    called = {p.stem for p in folder.glob("*.called")}
+    assert called == {
+        "induction_score",
+        "ablate_heads",
+        "composition_score",
+        "composition_scores",
+        "patch_heads",
+    }

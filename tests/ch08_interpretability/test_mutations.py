@@ -11,6 +11,11 @@ ALPHAS = (
 )
 DIAGONAL = "pattern.diagonal(offset=-(half_len - 1), dim1=-2, dim2=-1)"
 SECOND = "diagonal[..., n - half_len - (half_len - 1) :]"
+NORMS = "torch.linalg.matrix_norm(W_A) * torch.linalg.matrix_norm(W_B)"
+SCORE = "product = torch.linalg.matrix_norm(W_A @ W_B)"
+EARLIER = "earlier = layers[:, None, None, None] < layers[None, None, :, None]"
+PATCH_LOOP = """            for head in heads_here:
+                z[:, head, where] = clean_z[layer][:, head, where]"""
 
 MUTATIONS = [
     Mutation(
@@ -108,6 +113,102 @@ MUTATIONS = [
     ),
     Mutation(
         "ablate_heads",
+        "with patch(model, edits):\n        return model(tokens)",
+        "for name, fn in edits.items():\n"
+        "        model.get_submodule(name).register_forward_hook(lambda m, i, o, fn=fn: fn(o))\n"
+        "    return model(tokens)",
+        r"hooks are still registered",
+    ),
+    Mutation("composition_score", SCORE, SCORE.replace("W_A @ W_B", "W_B @ W_A"), r"wrong order"),
+    Mutation("composition_score", SCORE, SCORE.replace("W_A @ W_B", "W_A * W_B"), r"elementwise"),
+    Mutation(
+        "composition_score",
+        f"return product / ({NORMS})",
+        "return product",
+        r"product of the two Frobenius norms",
+    ),
+    Mutation("composition_score", NORMS, NORMS.replace(" * ", " + "), r"product of the norms"),
+    Mutation(
+        "composition_score",
+        f"return product / ({NORMS})",
+        f"return product**2 / ({NORMS}) ** 2",
+        r"squared norms",
+    ),
+    Mutation(
+        "composition_score",
+        f"{SCORE}\n    return product / ({NORMS})",
+        "product = torch.linalg.matrix_norm(W_A @ W_B, 2)\n    return product / ("
+        "torch.linalg.matrix_norm(W_A, 2) * torch.linalg.matrix_norm(W_B, 2))",
+        r"spectral norm",
+    ),
+    Mutation(
+        "composition_score",
+        f"{SCORE}\n    return product / ({NORMS})",
+        f"{SCORE}\n    return product / ({NORMS})".replace("matrix_norm", "norm"),
+        r"reduce only the last two dims",
+    ),
+    Mutation(
+        "composition_scores",
+        '"K": W_QK.transpose(-1, -2)',
+        '"K": W_QK',
+        r"these are the Q-composition scores.*transpose",
+    ),
+    Mutation(
+        "composition_scores",
+        '"Q": W_QK,',
+        '"Q": W_QK.transpose(-1, -2),',
+        r"these are the K-composition scores",
+    ),
+    Mutation("composition_scores", '"V": W_OV}', '"V": W_QK}', r"use W_OV\^B"),
+    Mutation("composition_scores", EARLIER, EARLIER.replace(" < ", " <= "), r"not <="),
+    Mutation("composition_scores", EARLIER, EARLIER.replace(" < ", " > "), r"wrong way round"),
+    Mutation(
+        "composition_scores",
+        "return torch.where(earlier, scores, torch.zeros_like(scores))",
+        "return scores",
+        r"set the rest to 0",
+    ),
+    Mutation(
+        "patch_heads",
+        PATCH_LOOP,
+        PATCH_LOOP.replace("[:, head, where]", "[:, :, where]"),
+        r"every head of the layer",
+    ),
+    Mutation(
+        "patch_heads",
+        "where = slice(None) if positions is None else list(positions)",
+        "where = slice(None)",
+        r"patched every position",
+    ),
+    Mutation(
+        "patch_heads",
+        "by_layer.setdefault(layer, []).append(head)",
+        "by_layer[layer] = [head]",
+        r"only the last was patched",
+    ),
+    Mutation(
+        "patch_heads",
+        "by_layer.setdefault(layer, []).append(head)",
+        "by_layer.setdefault(layer, [head])",
+        r"only the first was patched",
+    ),
+    Mutation(
+        "patch_heads", "for layer, head in heads:", "for head, layer in heads:", r"\(layer, head\)"
+    ),
+    Mutation(
+        "patch_heads",
+        PATCH_LOOP,
+        "            z[:, heads_here, where] = clean_z[layer][:, heads_here, where]",
+        r"pairs them up",
+    ),
+    Mutation(
+        "patch_heads",
+        PATCH_LOOP,
+        PATCH_LOOP.replace("= clean_z[layer][:, head, where]", "= z[:, head, where]"),
+        r"nothing was patched",
+    ),
+    Mutation(
+        "patch_heads",
         "with patch(model, edits):\n        return model(tokens)",
         "for name, fn in edits.items():\n"
         "        model.get_submodule(name).register_forward_hook(lambda m, i, o, fn=fn: fn(o))\n"

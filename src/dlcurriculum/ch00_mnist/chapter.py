@@ -5,7 +5,7 @@ The prose is ours, after Jacob Hilton's "Deep Learning Curriculum"; titles, auth
 links of readings are facts copied from the sources.
 """
 
-from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Reading
+from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Link, Reading
 from dlcurriculum.core.exercises import Exercise
 
 EXERCISES = (
@@ -29,12 +29,13 @@ CHAPTER = Chapter(
     title="Prerequisite: MNIST with a small CNN",
     summary=(
         "Before the curriculum proper, get fluent with the basic PyTorch training loop by "
-        "classifying handwritten digits. A convolutional network with three layers is enough "
-        "to reach about 99% test accuracy, and building it yourself exercises data loading, "
-        "the model, the loss, the optimizer and honest evaluation. The same set-up then "
-        "becomes a small laboratory for comparing simple regularization methods. Later "
-        "chapters (scaling laws, training at scale, contrastive learning, interpretability, "
-        "adversarial training) reuse this network family."
+        "classifying handwritten digits. A small convolutional network (three convolutional "
+        "layers and a linear head here) reaches about 99% test accuracy, and building it "
+        "yourself exercises data loading, the model, the loss, the optimizer and honest "
+        "evaluation. The same set-up then becomes a small laboratory for comparing simple "
+        "regularization methods. Later chapters (scaling laws, training at scale, "
+        "contrastive learning, interpretability, adversarial training) reuse this network "
+        "family."
     ),
     recommended=(
         Reading(
@@ -101,29 +102,38 @@ CHAPTER = Chapter(
             why="A hands-on course that gets you training real models quickly.",
         ),
         Reading(
+            title="Full Stack Deep Learning",
+            authors="Charles Frye, Sergey Karayev, Josh Tobin",
+            year=2022,
+            url="https://fullstackdeeplearning.com/",
+            section="as needed",
+            why="Lectures and labs on the whole job around a model: data, training "
+            "infrastructure, testing and deployment.",
+        ),
+    ),
+    links=(
+        Link(
             title="The MNIST database of handwritten digits",
-            authors="Yann LeCun, Corinna Cortes, Christopher J. C. Burges",
-            year=1998,
             url="http://yann.lecun.com/exdb/mnist/",
-            section="the description of the data and the table of results",
-            why="The dataset itself: 60k training and 10k test images of 28x28 digits, with "
-            "historical error rates to compare against.",
+            why="The exercise's data (60,000 training and 10,000 test digits of 28x28 pixels), "
+            "with a table of historical error rates to compare against.",
         ),
     ),
     exercises=(
         Assignment(
-            title="A three-layer CNN that reaches 99% on MNIST",
+            title="A small CNN that reaches 99% on MNIST",
             description=(
-                "Write the data pipeline, a small convolutional network (for example two "
-                "convolutional layers and one linear layer), the training loop and the "
+                "Write the data pipeline, a small convolutional network (the curriculum "
+                "suggests three layers; ours has three convolutional layers and a linear "
+                "head), the training loop and the "
                 "evaluation yourself in PyTorch, and train it until it classifies about 99% "
                 "of the MNIST test digits correctly. Keep a validation split for decisions so "
                 "that the test set is only used to report the final number."
             ),
             success_criteria=(
                 "test accuracy on the 10,000 MNIST test images is at least 99.0%",
-                "the network has three weight layers (convolutional or linear) and is "
-                "trained from scratch",
+                "the network is a small CNN of a few weight layers (the reference: three "
+                "convolutional and one linear) trained from scratch",
                 "hyperparameters are chosen on a validation split, not on the test set",
                 "training loss and validation accuracy are logged over training and the "
                 "loss decreases",
@@ -153,7 +163,7 @@ CHAPTER = Chapter(
     experiments=(
         Experiment(
             name="mnist",
-            summary="3-layer CNN to 99% test accuracy",
+            summary="a small CNN (3 conv layers + linear head) to 99% test accuracy",
         ),
         Experiment(
             name="regularization",

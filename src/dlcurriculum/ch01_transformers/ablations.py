@@ -1,6 +1,7 @@
 """What residual connections buy: the reversal task at fixed depth, with and without them.
 
-The chapter README quotes this experiment's numbers. Run it with
+Our answers to the chapter's first-principles questions (`dlc solution 1 first_principles`,
+from first_principles_answers.md) quote this experiment's numbers. Run it with
 
     python -m dlcurriculum.ch01_transformers.ablations
 

@@ -5,7 +5,7 @@ The prose is ours, after Jacob Hilton's "Deep Learning Curriculum"; titles, auth
 links of readings are facts copied from the sources.
 """
 
-from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Reading
+from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Link, Reading
 from dlcurriculum.core.exercises import Exercise
 
 EXERCISES = (
@@ -72,7 +72,7 @@ CHAPTER = Chapter(
     number=1,
     slug="ch01_transformers",
     rank=1,
-    helps=(2, 3, 8, 9),
+    helps=(2, 3, 7, 8, 9),  # 7 added by us: its RLHF starts from the chapter-1 model
     title="Transformers",
     summary=(
         "The transformer is the architecture behind today's language models, and this "
@@ -104,14 +104,6 @@ CHAPTER = Chapter(
             section="all",
             why="A gentle, picture-heavy walk through the same architecture if the paper "
             "feels dense.",
-        ),
-        Reading(
-            title="The Annotated Transformer",
-            authors="Alexander Rush",
-            year=2018,
-            url="http://nlp.seas.harvard.edu/2018/04/03/attention.html",
-            section="as a reference when stuck",
-            why="The paper interleaved with working code; useful to compare against, not to copy.",
         ),
         Reading(
             title="Language Models are Few-Shot Learners (GPT-3)",
@@ -148,6 +140,20 @@ CHAPTER = Chapter(
             section="section 2",
             why="Explains mixture-of-experts layers, a form of parameter sparsity used to "
             "make large models cheaper to train.",
+        ),
+    ),
+    links=(
+        Link(
+            title="The Annotated Transformer",
+            url="http://nlp.seas.harvard.edu/2018/04/03/attention.html",
+            why="The paper interleaved with working code (Alexander Rush): compare with it when "
+            "stuck, after your own attempt, rather than copy it.",
+        ),
+        Link(
+            title="The Complete Works of William Shakespeare (Project Gutenberg)",
+            url="https://www.gutenberg.org/files/100/100-0.txt",
+            why="The training text of the exercise, one plain-text file (`dlc run shakespeare` "
+            "fetches it through the offline-first data chain).",
         ),
     ),
     exercises=(

@@ -113,15 +113,6 @@ CHAPTER = Chapter(
             "together) after tuning the learning-rate schedule for each token budget, a "
             "lesson in how hyperparameters bias measured exponents.",
         ),
-        Reading(
-            title="The Bitter Lesson",
-            authors="Rich Sutton",
-            year=2019,
-            url="http://www.incompleteideas.net/IncIdeas/BitterLesson.html",
-            section="all (short essay)",
-            why="An opinionated argument that general methods that exploit scale win in the "
-            "long run.",
-        ),
     ),
     exercises=(
         Assignment(

@@ -5,7 +5,7 @@ The prose is ours, after Jacob Hilton's "Deep Learning Curriculum"; titles, auth
 links of readings are facts copied from the sources.
 """
 
-from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Reading
+from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Link, Reading
 from dlcurriculum.core.exercises import Exercise
 
 EXERCISES = (
@@ -100,13 +100,19 @@ CHAPTER = Chapter(
             why="The first steps of writing GPU kernels in Python with Triton, needed for the "
             "fused-Adam alternative.",
         ),
-        Reading(
+    ),
+    links=(
+        Link(
+            title="MPI for Python (mpi4py) documentation",
+            url="https://mpi4py.readthedocs.io/en/stable/",
+            why="The library of the warm-up and of the MPI backend: how to send, broadcast and "
+            "allreduce Python objects and buffers between processes (pip extra `mpi`).",
+        ),
+        Link(
             title="Adam: A Method for Stochastic Optimization",
-            authors="Diederik P. Kingma, Jimmy Ba",
-            year=2014,
             url="https://arxiv.org/abs/1412.6980",
-            section="algorithm 1",
-            why="The update rule that the fused-Adam alternative implements in one kernel.",
+            why="Algorithm 1 is the update rule the fused-Adam alternative computes in one "
+            "kernel launch.",
         ),
     ),
     exercises=(

@@ -72,6 +72,15 @@ CHAPTER = Chapter(
             "adapts to the signal-to-noise ratio of each coordinate.",
         ),
         Reading(
+            title="Preconditioning for SGD (a note)",
+            authors="Jacob Hilton",
+            year=2022,
+            url="https://www.jacobh.co.uk/preconditioning_for_sgd.pdf",
+            section="all",
+            why="Intuition for how Adam's per-coordinate scaling adjusts for the gradient's "
+            "signal-to-noise ratio, the effect the exercise measures through the learning rate.",
+        ),
+        Reading(
             title="Does batch size matter?",
             authors="Jane Street Tech Blog",
             year=2022,
@@ -99,6 +108,15 @@ CHAPTER = Chapter(
             "other parameterizations give limits that keep feature learning.",
         ),
         Reading(
+            title="Towards a General Theory of Infinite-Width Limits of Neural Classifiers",
+            authors="Eugene A. Golikov",
+            year=2020,
+            url="https://arxiv.org/abs/2003.05884",
+            section="sections 1-3",
+            why="How the infinite-width limit depends on the scaling of learning rates and "
+            "initialization, and which limits learn features rather than stay a kernel.",
+        ),
+        Reading(
             title="Deep Double Descent",
             authors="Preetum Nakkiran et al.",
             year=2019,
@@ -106,6 +124,15 @@ CHAPTER = Chapter(
             section="all",
             why="Test error can rise and fall again as model size or training time grows, "
             "revising the classical bias-variance picture.",
+        ),
+        Reading(
+            title="Rethinking Bias-Variance Trade-off for Generalization of Neural Networks",
+            authors="Zitong Yang, Yaodong Yu, Chong You, Jacob Steinhardt, Yi Ma",
+            year=2020,
+            url="https://arxiv.org/abs/2002.11328",
+            section="sections 1-3",
+            why="Measures bias and variance separately as networks widen: variance rises then "
+            "falls, a closer look at where double descent comes from.",
         ),
         Reading(
             title="The Lottery Ticket Hypothesis: Finding Sparse, Trainable Neural Networks",

@@ -65,6 +65,15 @@ CHAPTER = Chapter(
             why="The denoising objective that powers image generators such as DALL-E 2.",
         ),
         Reading(
+            title="DALL·E 2",
+            authors="OpenAI",
+            year=2022,
+            url="https://openai.com/dall-e-2/",
+            section="the page and its example images",
+            why="A text-to-image system built on diffusion, to see what that objective does at "
+            "scale.",
+        ),
+        Reading(
             title="Tutorial on Variational Autoencoders",
             authors="Carl Doersch",
             year=2016,
@@ -89,6 +98,14 @@ CHAPTER = Chapter(
             section="sections 1-3",
             why="The adversarial generator-discriminator objective, an older route to image "
             "generation.",
+        ),
+        Reading(
+            title="Generative Adversarial Networks (NIPS 2016 tutorial, video)",
+            authors="Ian Goodfellow",
+            year=2016,
+            url="https://www.youtube.com/watch?v=AJVyzd0rqdc",
+            section="as a companion to the written tutorial",
+            why="The same tutorial given as a talk, for those who prefer to watch.",
         ),
     ),
     exercises=(

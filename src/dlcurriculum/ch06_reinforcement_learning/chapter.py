@@ -5,7 +5,7 @@ The prose is ours, after Jacob Hilton's "Deep Learning Curriculum"; titles, auth
 links of readings are facts copied from the sources.
 """
 
-from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Reading
+from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Link, Reading
 from dlcurriculum.core.exercises import Exercise
 
 EXERCISES = (
@@ -80,6 +80,15 @@ CHAPTER = Chapter(
             why="The standard formalism of Markov decision processes and value functions.",
         ),
         Reading(
+            title="A Clearer Proof of the Policy Gradient Theorem",
+            authors="Andy Jones",
+            year=2021,
+            url="https://andyljones.com/posts/policy-gradient.html",
+            section="all",
+            why="A short derivation of the policy gradient theorem that avoids most of the "
+            "textbook's algebra.",
+        ),
+        Reading(
             title="Proximal Policy Optimization Algorithms",
             authors="John Schulman, Filip Wolski, Prafulla Dhariwal, Alec Radford, Oleg Klimov",
             year=2017,
@@ -96,24 +105,6 @@ CHAPTER = Chapter(
             section="sections 1-3",
             why="GAE, the advantage estimator almost always paired with PPO, and its "
             "bias-variance knob lambda.",
-        ),
-        Reading(
-            title="Batch size-invariance for policy optimization (PPO-EWMA)",
-            authors="Jacob Hilton, Karl Cobbe, John Schulman",
-            year=2021,
-            url="https://arxiv.org/abs/2110.00641",
-            section="sections 1-4",
-            why="Helps explain why PPO's clipping works, by separating the proximal policy "
-            "from the behaviour policy.",
-        ),
-        Reading(
-            title="Phasic Policy Gradient",
-            authors="Karl Cobbe, Jacob Hilton, Oleg Klimov, John Schulman",
-            year=2020,
-            url="https://arxiv.org/abs/2009.04416",
-            section="sections 1-3",
-            why="Sharing a network between policy and value helps visual RL but causes "
-            "interference; training in phases reduces it.",
         ),
         Reading(
             title="Playing Atari with Deep Reinforcement Learning (DQN)",
@@ -160,30 +151,41 @@ CHAPTER = Chapter(
             why="A model-based successor to AlphaZero that plans with a learned model; "
             "model-based methods can be far more sample-efficient.",
         ),
-        Reading(
+    ),
+    links=(
+        Link(
+            title="Procgen Benchmark (code)",
+            url="https://github.com/openai/procgen",
+            why="The 16 procedurally generated games of the exercise (we install the "
+            "`procgen-mirror` build, extra `procgen`).",
+        ),
+        Link(
+            title="Gym (code)",
+            url="https://github.com/openai/gym",
+            why="The original environment interface, for a simpler environment to debug on "
+            "first; Procgen's games are also registered as Gym environments.",
+        ),
+        Link(
+            title="Gymnasium",
+            url="https://gymnasium.farama.org/",
+            why="The maintained fork of Gym, which we use for CartPole (extra `rl`).",
+        ),
+        Link(
             title="Leveraging Procedural Generation to Benchmark Reinforcement Learning (Procgen)",
-            authors="Karl Cobbe, Christopher Hesse, Jacob Hilton, John Schulman",
-            year=2019,
             url="https://arxiv.org/abs/1912.01588",
-            section="the PPO hyperparameter table in the appendix",
-            why="The environments of the exercise and the PPO hyperparameters to start from.",
+            why="The paper's PPO hyperparameters (appendix) are the exercise's starting point.",
         ),
-        Reading(
+        Link(
             title="A Closer Look at Deep Policy Gradients",
-            authors="Andrew Ilyas et al.",
-            year=2018,
             url="https://arxiv.org/pdf/1811.02553v3.pdf",
-            section="section 9.3 (reward normalization pseudocode)",
-            why="How to normalize rewards with a running estimate of the return's scale.",
+            why="Section 9.3 gives the pseudocode for reward normalization by a running "
+            "estimate of the return's scale.",
         ),
-        Reading(
+        Link(
             title="Approximating KL Divergence",
-            authors="John Schulman",
-            year=2020,
             url="http://joschu.net/blog/kl-approx.html",
-            section="all",
-            why="Why simple sample-based estimators of KL, such as half the mean squared "
-            "log-ratio, are good diagnostics.",
+            why="Why half the mean squared log-ratio is a sound estimate of the KL to the old "
+            "policy, the diagnostic the exercise plots.",
         ),
     ),
     exercises=(
@@ -192,9 +194,9 @@ CHAPTER = Chapter(
             description=(
                 "Implement PPO and train it on Procgen in easy mode, which fits on one GPU "
                 "without data parallelism. This is hard to get right, so first get it "
-                "working on a simple Gym environment such as CartPole. Start from the Procgen "
-                "paper's hyperparameters and tune mainly the learning rate for your own "
-                "network. Use both reward normalization and advantage normalization, and "
+                "working on a simple Gymnasium environment such as CartPole. Start from the "
+                "Procgen paper's hyperparameters and tune mainly the learning rate for your "
+                "own network. Use both reward normalization and advantage normalization, and "
                 "plot the diagnostics that expose bugs: the fraction of clipped ratios, the "
                 "approximate KL to the old policy (mean of half the squared log-ratio of the "
                 "sampled action), policy entropy, the value function's explained variance, "

@@ -5,7 +5,7 @@ The prose is ours, after Jacob Hilton's "Deep Learning Curriculum"; titles, auth
 links of readings are facts copied from the sources.
 """
 
-from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Reading
+from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Link, Reading
 from dlcurriculum.core.exercises import Exercise
 
 EXERCISES = (
@@ -193,21 +193,19 @@ CHAPTER = Chapter(
             why="The problem of the theoretical exercise: getting a model to report what it "
             "knows rather than what a human would believe.",
         ),
-        Reading(
+    ),
+    links=(
+        Link(
             title="Prizes for ELK proposals",
-            authors="Paul Christiano, Mark Xu",
-            year=2022,
             url="https://www.alignmentforum.org/posts/QEYWkRoCn4fZxXQAY/prizes-for-elk-proposals",
-            section="all",
-            why="What counts as a valid ELK proposal, the bar for the theoretical exercise.",
+            why="What counts as a valid ELK proposal (Paul Christiano, Mark Xu), the bar the "
+            "theoretical exercise aims at.",
         ),
-        Reading(
+        Link(
             title="ELK prize results",
-            authors="Paul Christiano, Mark Xu",
-            year=2022,
             url="https://www.alignmentforum.org/posts/zjMKpSB2Xccn9qi5t/elk-prize-results",
-            section="after writing your own proposal",
-            why="The prize-winning proposals and their counterexamples, to compare with yours.",
+            why="The prize-winning proposals and their counterexamples: read them after writing "
+            "your own, to compare.",
         ),
     ),
     exercises=(

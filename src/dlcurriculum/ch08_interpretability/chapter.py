@@ -5,7 +5,7 @@ The prose is ours, after Jacob Hilton's "Deep Learning Curriculum"; titles, auth
 links of readings are facts copied from the sources.
 """
 
-from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Reading
+from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Link, Reading
 from dlcurriculum.core.exercises import Exercise
 
 EXERCISES = (
@@ -29,6 +29,27 @@ EXERCISES = (
         check="check_ablate_heads",
         difficulty=2,
     ),
+    Exercise(
+        "composition_score",
+        module="composition",
+        qualname="composition_score",
+        check="check_composition_score",
+    ),
+    Exercise(
+        "composition_scores",
+        module="composition",
+        qualname="composition_scores",
+        check="check_composition_scores",
+        difficulty=2,
+        depends_on=("composition_score",),
+    ),
+    Exercise(
+        "patch_heads",
+        module="patching",
+        qualname="patch_heads",
+        check="check_patch_heads",
+        difficulty=2,
+    ),
 )
 """The code the learner writes: one function or class each, graded by `dlc check 8`."""
 
@@ -44,8 +65,8 @@ CHAPTER = Chapter(
         "check what a model is doing instead of trusting its behaviour, which is why it "
         "matters for alignment. The readings move from vision models (features, attribution, "
         "circuits) to transformers (the residual stream, attention heads, induction heads). "
-        "The exercise asks you to explain a real mechanism in a small model, with an MNIST "
-        "CNN or induction heads in a small attention-only transformer as alternatives."
+        "The exercise is one of two: understand how a small MNIST CNN classifies digits, or "
+        "find the induction heads of a language model and the circuit behind them."
     ),
     recommended=(
         Reading(
@@ -57,6 +78,16 @@ CHAPTER = Chapter(
             section="all",
             why="The motivation and claims of the circuits programme (features, circuits, "
             "universality) with examples from InceptionV1.",
+        ),
+        Reading(
+            title="Thread: Circuits",
+            authors="Nick Cammarata, Shan Carter, Gabriel Goh, Chris Olah, Michael Petrov, "
+            "Ludwig Schubert et al.",
+            year=2020,
+            url="https://distill.pub/2020/circuits/",
+            section="the list of articles, to pick from after Zoom In",
+            why="The series Zoom In introduces: a deep dive into the neurons and circuits of "
+            "the InceptionV1 image classifier.",
         ),
     ),
     optional=(
@@ -87,6 +118,14 @@ CHAPTER = Chapter(
             why="CLIP neurons that respond to a concept across photos, drawings and text.",
         ),
         Reading(
+            title="CLIP: Connecting Text and Images",
+            authors="Alec Radford et al. (OpenAI)",
+            year=2021,
+            url="https://openai.com/blog/clip/",
+            section="all",
+            why="The contrastive image-text model whose neurons the previous article studies.",
+        ),
+        Reading(
             title="A Mathematical Framework for Transformer Circuits",
             authors="Nelson Elhage et al.",
             year=2021,
@@ -102,6 +141,14 @@ CHAPTER = Chapter(
             url="https://transformer-circuits.pub/2021/exercises/index.html",
             section="all",
             why="Pen-and-paper exercises that make the framework concrete.",
+        ),
+        Reading(
+            title="Transformer Circuits videos",
+            authors="Anthropic (the Transformer Circuits team)",
+            year=2021,
+            url="https://transformer-circuits.pub/2021/videos/index.html",
+            section="as a companion to the framework paper",
+            why="Recorded walkthroughs of the framework, for those who prefer to watch.",
         ),
         Reading(
             title="In-context Learning and Induction Heads",
@@ -123,6 +170,15 @@ CHAPTER = Chapter(
             "examples of language-model neurons.",
         ),
         Reading(
+            title="Concrete Steps to Get Started in Transformer Mechanistic Interpretability",
+            authors="Neel Nanda",
+            year=2022,
+            url="https://www.neelnanda.io/mechanistic-interpretability/getting-started",
+            section="as a guide for going further",
+            why="A detailed route into transformer interpretability, and the longer version of "
+            "this chapter.",
+        ),
+        Reading(
             title="Chris Olah's views on AGI safety",
             authors="Evan Hubinger",
             year=2019,
@@ -131,39 +187,33 @@ CHAPTER = Chapter(
             section="all",
             why="How interpretability could help make advanced AI safe.",
         ),
-        Reading(
-            title="Understanding RL Vision",
-            authors="Jacob Hilton, Nick Cammarata, Shan Carter, Gabriel Goh, Chris Olah",
-            year=2020,
-            url="https://distill.pub/2020/understanding-rl-vision/",
-            section="the feature visualization section",
-            why="Why feature visualization often fails on models trained on simple data, and "
-            "how attribution helps instead.",
+    ),
+    links=(
+        Link(
+            title="200 Concrete Open Problems in Mechanistic Interpretability",
+            url="https://www.alignmentforum.org/posts/LbrPTJ4fmABEdEnLf/"
+            "200-concrete-open-problems-in-mechanistic-interpretability",
+            why="Neel Nanda's list of open problems: more projects in the spirit of the exercise.",
+        ),
+        Link(
+            title="Understanding RL Vision: feature visualization",
+            url="https://distill.pub/2020/understanding-rl-vision/#feature-visualization",
+            why="Why feature visualization often fails on models trained on simple data such as "
+            "MNIST.",
+        ),
+        Link(
+            title="The Building Blocks of Interpretability: attribution",
+            url="https://distill.pub/2018/building-blocks/#:~:text=How%20Are%20Concepts%20Assembled",
+            why="Attribution, which traces an output back to the inputs and neurons responsible "
+            "for it: the technique more likely to help on the MNIST CNN.",
         ),
     ),
     exercises=(
         Assignment(
-            title="Explain a mechanism in a small transformer",
-            description=(
-                "Pick a concrete behaviour of a small language model (your chapter 1 "
-                "Shakespeare model, or a small pretrained model) and explain mechanistically "
-                "how the model produces it. Find the components that matter with attribution "
-                "and ablations, test your hypothesis with activation patching, and write the "
-                "explanation down as an algorithm that makes predictions you then check."
-            ),
-            success_criteria=(
-                "a clearly stated behaviour with a metric measured on many inputs",
-                "attribution or ablation identifies the heads and layers that matter, with numbers",
-                "a causal test (ablation or activation patching) confirms the hypothesis: "
-                "removing the claimed components destroys the behaviour and little else",
-                "a written explanation of the mechanism as an algorithm, including what it "
-                "does not explain",
-            ),
-        ),
-        Assignment(
             title="Understand an MNIST CNN",
             description=(
-                "Train a small CNN on MNIST and try as hard as you can to understand how it "
+                "One of two exercises; the other is finding induction heads. Train a small "
+                "CNN on MNIST and try as hard as you can to understand mechanistically how it "
                 "recognises digits. Try feature visualization, knowing it often fails on "
                 "models trained on such simple data, and attribution, which is more likely "
                 "to help, plus any other technique. Focusing on one small part of the network "
@@ -178,25 +228,32 @@ CHAPTER = Chapter(
                 "a testable claim about one part of the network (a channel or a pathway to "
                 "a logit) checked by ablation or hand-crafted inputs",
             ),
-            kind="alternative",
         ),
         Assignment(
             title="Find induction heads",
             description=(
-                "Train a two-layer attention-only transformer on sequences containing "
-                "repeated random segments, then locate and explain the induction circuit: a "
-                "previous-token head in the first layer whose output is used, via K-"
-                "composition, by an induction head in the second layer that attends to the "
-                "token after the previous occurrence of the current token and copies it."
+                "Instead of the MNIST CNN: find the induction heads of a pretrained language "
+                "model (the curriculum names GPT-2; offline we use SmolLM2-135M, and GPT-2 "
+                "small online), then explain the circuit they belong to. To see it whole, "
+                "train a two-layer attention-only transformer until it copies repeated "
+                "random segments and show the mechanism: a previous-token head in layer 0 "
+                "writes which token came before each position; an induction head in layer "
+                "1 reads that through its keys (K-composition), attends from the current "
+                "token to the token after its earlier occurrence and copies it. Test the "
+                "explanation causally with ablation and activation patching, and state it as "
+                "an algorithm whose predictions you check."
             ),
             success_criteria=(
-                "loss on the repeated half of the sequence falls far below the first half",
-                "a previous-token head is identified in layer 0 by its attention pattern",
-                "an induction head in layer 1 has a high induction score (attention to the "
-                "token after the earlier occurrence)",
+                "the pretrained model's top heads by induction (prefix-matching) score, and "
+                "its loss on the repeated half of random tokens far below the first half",
+                "in the two-layer model, a previous-token head in layer 0 and an induction "
+                "head in layer 1, identified by their attention patterns and scores",
                 "ablating either head removes most of the in-context improvement",
-                "QK/OV analysis or composition scores show the two heads are connected by "
-                "K-composition and that the OV circuit copies",
+                "composition scores single out the (previous-token head, induction head) "
+                "pair by K-composition, well above random matrices of the same shapes",
+                "activation patching from a clean run into one whose first copy is corrupted: "
+                "the induction heads carry the logit difference, and the previous-token "
+                "head's output at the first copy restores where they attend",
             ),
             kind="alternative",
         ),
@@ -210,11 +267,13 @@ CHAPTER = Chapter(
         ),
         Experiment(
             name="induction-heads",
-            summary="induction heads in a 2-layer attention-only Shakespeare model, with ablations",
+            summary="induction heads in a 2-layer attention-only Shakespeare model: ablations, "
+            "K-composition scores and activation patching of the circuit",
         ),
         Experiment(
             name="induction-lm",
-            summary="top induction heads of a pretrained LM (SmolLM2 offline; --set model=gpt2)",
+            summary="top induction heads of a pretrained LM and patching them (SmolLM2 "
+            "offline; --set model=gpt2 online)",
         ),
     ),
 )

@@ -1,4 +1,5 @@
-"""Grader checks for chapter 8: integrated gradients, the induction score, head ablation.
+"""Grader checks for chapter 8: integrated gradients, the induction score, head ablation;
+composition scores and activation patching live in circuit_checks.py (re-exported here).
 
 Each check uses an oracle that does not share code with the reference: closed forms for
 integrated gradients on a linear and a quadratic function, hand-built attention patterns
@@ -14,6 +15,11 @@ from torch import Tensor, nn
 from dlcurriculum.ch01_transformers.config import TransformerConfig
 from dlcurriculum.ch01_transformers.model import Transformer
 from dlcurriculum.ch08_interpretability import attribution
+from dlcurriculum.ch08_interpretability.circuit_checks import (
+    check_composition_score,
+    check_composition_scores,
+    check_patch_heads,
+)
 from dlcurriculum.core.checks import (
     ExerciseFailure,
     assert_close,
@@ -21,6 +27,15 @@ from dlcurriculum.core.checks import (
     name_the_mistake,
 )
 from dlcurriculum.core.hooks import hook_count, patch
+
+__all__ = [
+    "check_ablate_heads",
+    "check_composition_score",
+    "check_composition_scores",
+    "check_induction_score",
+    "check_integrated_gradients",
+    "check_patch_heads",
+]
 
 
 class _Linear(nn.Module):

@@ -137,6 +137,16 @@ class InductionConfig(LMTrainConfig):
     """A head scoring at least this is called an induction head (and is ablated)."""
     min_ablation_rise: float = 1.0
     """Success bar: ablating the induction heads raises the repeated-half loss this much (nats)."""
+    min_composition_ratio: float = 1.5
+    """Success bar: the top K-composition pair (which must be the layer-0 previous-token head
+    and an induction head) scores at least this multiple of random matrices' mean score
+    (1 / sqrt(d_model) = 0.088 at d_model 128; their SD is 0.002)."""
+    min_patch_recovery: float = 0.8
+    """Success bar: patching the induction heads' clean outputs into the corrupted run
+    recovers at least this share of the logit difference (1 = the clean run)."""
+    min_attention_restored: float = 0.5
+    """Success bar: patching the previous-token head's clean output into the corrupted first
+    copy restores at least this share of the induction heads' attention to their target."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -147,7 +157,8 @@ class InductionConfig(LMTrainConfig):
         check(self, "max_vocab", "max_chars", ge=0)  # 0 = no cap / all
         check(self, "half_len", ge=2)  # each half then has a token to predict
         check(self, "repeat_prob", "induction_threshold", ge=0, le=1)
-        check(self, "min_ablation_rise", ge=0)
+        check(self, "min_ablation_rise", "min_composition_ratio", ge=0)
+        check(self, "min_patch_recovery", "min_attention_restored", ge=0, le=1)
         require(
             2 * self.half_len <= self.seq_len,
             f"the probe of 2 * half_len = {2 * self.half_len} tokens must fit in seq_len "
@@ -249,15 +260,24 @@ class InductionLMConfig(RunConfig):
     model that copies cuts it by several nats (SmolLM2: 14.2 -> 3.3); any drop would pass
     a model that only learns the random tokens' unigram statistics within the sequence."""
 
+    patch_heads: int = 10
+    """Top induction heads patched from the clean run into the corrupted one, cumulatively
+    (0 = no patching; each patch is one forward pass, ~3 s for SmolLM2 on one core)."""
+    min_patch_recovery: float = 0.5
+    """Success bar: patching the top `patch_heads` induction heads recovers this share of the
+    logit difference. Less than in our two-layer model, where 3 heads give all of it: in
+    SmolLM2 many heads share the work (the top 5 give 0.37, the top 10 0.81)."""
+
     def __post_init__(self) -> None:
         check(self, "half_len", ge=2)  # each half then has a token to predict
         check(self, "n_probe", "top_k", ge=1)
-        check(self, "min_top_score", ge=0, le=1)
+        check(self, "patch_heads", ge=0)
+        check(self, "min_top_score", "min_patch_recovery", ge=0, le=1)
         check(self, "min_copy_gain", ge=0)
 
 
 _INDUCTION_LM = {
-    "smoke": InductionLMConfig(model="tiny-llama", half_len=8, n_probe=2, top_k=3),
+    "smoke": InductionLMConfig(model="tiny-llama", half_len=8, n_probe=2, top_k=3, patch_heads=3),
     "quick": InductionLMConfig(),
     "full": InductionLMConfig(half_len=100, n_probe=32, top_k=20),
 }

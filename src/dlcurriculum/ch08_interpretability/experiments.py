@@ -1,21 +1,26 @@
 """Chapter 8's experiments: `interp-mnist`, `induction-heads` and `induction-lm`.
 
-The run functions live in `<name>_experiment.py`, the criteria, figures and sections in
-report.py, the configs and presets in config.py.
+The run functions live in `<name>_experiment.py`; the criteria, figures and sections in
+report.py (interp-mnist), induction_report.py and induction_lm_report.py; the configs and
+presets in config.py.
 """
 
 from dlcurriculum.ch08_interpretability.config import PRESETS
 from dlcurriculum.ch08_interpretability.induction_heads_experiment import run_induction
 from dlcurriculum.ch08_interpretability.induction_lm_experiment import run_induction_lm
-from dlcurriculum.ch08_interpretability.interp_mnist_experiment import run_interp_mnist
-from dlcurriculum.ch08_interpretability.report import (
-    INDUCTION_HEADS_CRITERIA,
+from dlcurriculum.ch08_interpretability.induction_lm_report import (
     INDUCTION_LM_CRITERIA,
-    INTERP_MNIST_CRITERIA,
-    induction_heads_figures,
-    induction_heads_sections,
     induction_lm_figures,
     induction_lm_sections,
+)
+from dlcurriculum.ch08_interpretability.induction_report import (
+    INDUCTION_HEADS_CRITERIA,
+    induction_heads_figures,
+    induction_heads_sections,
+)
+from dlcurriculum.ch08_interpretability.interp_mnist_experiment import run_interp_mnist
+from dlcurriculum.ch08_interpretability.report import (
+    INTERP_MNIST_CRITERIA,
     interp_mnist_figures,
     interp_mnist_sections,
 )
@@ -43,13 +48,21 @@ INDUCTION_HEADS = ExperimentSpec(
     title="Chapter 8: induction heads in a 2-layer attention-only transformer",
     presets=PRESETS["induction-heads"],
     run=run_induction,
-    exercises=("induction_score", "ablate_heads"),
+    exercises=(
+        "induction_score",
+        "ablate_heads",
+        "composition_score",
+        "composition_scores",
+        "patch_heads",
+    ),
     criteria=INDUCTION_HEADS_CRITERIA,
     figures=induction_heads_figures,
     sections=induction_heads_sections,
     next_steps=(
         "Look at the training curve for the sudden rise of the induction score, then run "
-        "`dlc run induction-lm` to find the same heads in a pretrained model."
+        "`dlc run induction-lm` to find the same heads in a pretrained model. Write the "
+        "tools yourself with `dlc start 8`, then `dlc check 8 composition_scores` and "
+        "`dlc check 8 patch_heads`."
     ),
 )
 

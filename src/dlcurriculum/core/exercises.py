@@ -91,8 +91,34 @@ def reference_path(slug: str, module: str) -> Path:
     return Path(spec.origin)
 
 
+TEMPLATE, ANSWERS = "_template.md", "_answers.md"
+"""A written exercise NAME (prose, not code) is a NAME_template.md in the chapter package:
+`dlc start` copies it to NAME.md in the workspace; NAME_answers.md beside it, where there is
+one, holds our answers, which `dlc solution N NAME` shows after asking, as for code."""
+
+
+def package_dir(slug: str) -> Path:
+    """The folder of a chapter package."""
+    spec = importlib.util.find_spec(f"dlcurriculum.{slug}")
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin).parent
+
+
+def written_exercises(slug: str) -> dict[str, Path]:
+    """The chapter's written exercises: name -> its template (see `TEMPLATE`)."""
+    templates = sorted(package_dir(slug).glob(f"*{TEMPLATE}"))
+    return {t.name.removesuffix(TEMPLATE): t for t in templates}
+
+
+def written_answers(slug: str) -> dict[str, Path]:
+    """The written exercises that have our answers: name -> the answers file."""
+    answers = {n: t.with_name(n + ANSWERS) for n, t in written_exercises(slug).items()}
+    return {n: a for n, a in answers.items() if a.is_file()}
+
+
 def start(slug: str, workspace: Path) -> list[tuple[Path, bool]]:
-    """Write the chapter's skeleton files into workspace/<slug>/, never overwriting.
+    """Write the chapter's skeleton files and written exercises into workspace/<slug>/, never
+    overwriting.
 
     Imports between the chapter's exercise modules become relative, so the learner's
     model.py uses the learner's attention.py, not ours.
@@ -100,7 +126,8 @@ def start(slug: str, workspace: Path) -> list[tuple[Path, bool]]:
     Returns (path, written) for each file; written is False where the learner's file was kept.
     """
     modules = sorted({e.module for e in chapter_exercises(slug)})
-    if not modules:
+    written_ones = written_exercises(slug)
+    if not modules and not written_ones:
         raise DlcError(f"{slug} has no exercises yet: see `dlc show` for what is available")
     folder = workspace / slug
     folder.mkdir(parents=True, exist_ok=True)
@@ -113,12 +140,11 @@ def start(slug: str, workspace: Path) -> list[tuple[Path, bool]]:
         ref = reference_path(slug, module)
         target.write_text(learner_source(slug, make_skeleton(ref.read_text(), str(ref))))
         results.append((target, True))
-    # written exercises (e.g. chapter 7's ELK proposal) ship as <name>_template.md
-    for template in sorted(reference_path(slug, modules[0]).parent.glob("*_template.md")):
-        target = folder / template.name.replace("_template", "")
+    for name, template in written_ones.items():  # e.g. chapter 7's ELK proposal
+        target = folder / f"{name}.md"
         written = not target.exists()
         if written:
-            target.write_text(template.read_text())
+            target.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
         results.append((target, written))
     return results
 

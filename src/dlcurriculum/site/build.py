@@ -258,7 +258,8 @@ def _index(runs: list[RunInfo], linked: set[str]) -> str:
         [
             "<h1>Deep learning curriculum</h1>",
             "<p>An alignment-focused deep learning curriculum: read a chapter, write its code, run "
-            "its experiment. New here? Read <a href='intro.html'>Before you start</a> first.</p>",
+            "its experiment. New here? Read <a href='intro.html'>Before you start</a> first; "
+            "it also lists other learners' solutions (Community solutions).</p>",
             f"<h2 id='chapters'>Chapters</h2><p>Suggested order of importance: {order}.</p>",
             f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>",
             f"<p><a href='runs.html'>All {len(runs)} runs, by experiment</a></p>",
