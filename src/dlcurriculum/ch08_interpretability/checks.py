@@ -12,13 +12,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from dlcurriculum.ch01_transformers.config import TransformerConfig
 from dlcurriculum.ch01_transformers.model import Transformer
 from dlcurriculum.ch08_interpretability import attribution
 from dlcurriculum.ch08_interpretability.circuit_checks import (
     check_composition_score,
     check_composition_scores,
     check_patch_heads,
+    perturbed_tiny_model,
 )
 from dlcurriculum.core.checks import (
     ExerciseFailure,
@@ -286,12 +286,7 @@ def _zeroed(
 
 def check_ablate_heads(ablate_heads: Callable[..., Tensor]) -> None:
     """Zero-ablating a head must equal zeroing that head's slice of W_O; no hooks left behind."""
-    cfg = TransformerConfig(d_vocab=20, n_ctx=12, d_model=16, n_layers=2, n_heads=4, attn_only=True)
-    torch.manual_seed(0)
-    model = Transformer(cfg).eval()
-    with torch.no_grad():  # non-zero biases, so a wrong ablation cannot hide behind them
-        for p in model.parameters():
-            p.add_(0.3 * torch.randn_like(p))
+    model = perturbed_tiny_model()
     tokens = torch.randint(0, 20, (3, 12), generator=torch.Generator().manual_seed(2))
     before = copy.deepcopy(model.state_dict())
     # Two heads in layer 0 and one in layer 1, with indices that are also valid as

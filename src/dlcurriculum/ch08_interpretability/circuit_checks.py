@@ -244,15 +244,22 @@ def _patch_oracle(
             return model(tokens)  # type: ignore[no-any-return]
 
 
-def check_patch_heads(patch_heads: Callable[..., Tensor]) -> None:
-    """Patching equals the same patch applied at the block output; all heads give the clean
-    run at the second copy, none the corrupted run; no hook is left, no weight changes."""
+def perturbed_tiny_model() -> Transformer:
+    """A 2-layer attention-only model with every weight and bias moved off its init, so a
+    wrong patch or ablation cannot hide behind zero biases."""
     cfg = TransformerConfig(d_vocab=20, n_ctx=12, d_model=16, n_layers=2, n_heads=4, attn_only=True)
     torch.manual_seed(0)
     model = Transformer(cfg).eval()
-    with torch.no_grad():  # non-zero biases, so a wrong patch cannot hide behind them
+    with torch.no_grad():
         for p in model.parameters():
             p.add_(0.3 * torch.randn_like(p))
+    return model
+
+
+def check_patch_heads(patch_heads: Callable[..., Tensor]) -> None:
+    """Patching equals the same patch applied at the block output; all heads give the clean
+    run at the second copy, none the corrupted run; no hook is left, no weight changes."""
+    model = perturbed_tiny_model()
     g = torch.Generator().manual_seed(2)
     clean = torch.randint(0, 20, (3, 12), generator=g)
     corrupted = clean.clone()
