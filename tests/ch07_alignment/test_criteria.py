@@ -102,6 +102,10 @@ def test_the_reward_model_must_beat_the_majority_class_beyond_its_interval() -> 
     assert _statuses(many, "min_rm_accuracy=0.7")[0] == PASS
     # below the bar with a tight interval still fails
     assert _statuses({**many, "rm_accuracy": 0.69}, "min_rm_accuracy=0.7")[0] == FAIL
+    # the verdict names the recipe: its base and how many labels were corpus snippets
+    mixed = {**many, "rm_base": "minilm", "rm_n_train_corpus": 350}
+    measured = _judge(mixed, "min_rm_accuracy=0.7").verdicts[0][1].measured
+    assert "500 labels (a MiniLM sentence-encoder head; 350 of them clear corpus" in measured
     old = {k: v for k, v in QUICK.items() if k != "rm_accuracy_ci95"}
     assert _statuses(old)[0] == NOT_MEASURED
     assert _statuses({**QUICK, "rm_n_test_non_neutral": 0})[0] == NOT_MEASURED
@@ -181,7 +185,7 @@ def test_skipped_stages_and_a_missing_budget_are_not_passes() -> None:
 
 def test_labels_show_the_bars_the_run_used() -> None:
     labels = [n for n, _ in _judge(QUICK).verdicts]
-    assert labels[0].startswith("reward model held-out accuracy ≥ 80%, 95% interval")
+    assert labels[0].startswith("reward model held-out accuracy ≥ 70%, 95% interval")
     assert "≥ 70%" in labels[1]
     assert "≥ 0.2 nats" in labels[2] and "1.5 × max_kl (10 nats)" in labels[2]
     assert labels[3] == "clip fraction in 1%–20% for ≥ 50% of updates"

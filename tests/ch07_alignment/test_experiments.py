@@ -56,7 +56,7 @@ def test_smoke_run_writes_every_stage_and_a_report(tmp_path: Path, monkeypatch) 
     assert (d / "figures" / "label_curve.png").exists()
     report = (d / "report.md").read_text()
     assert "VADER" in report and "Bradley-Terry" in report and "SMOKE run, not judged" in report
-    assert "Reward model by the number of labels" in report
+    assert "by the number of labels it trained on" in report
     # a smoke run is not judged, but its criteria are computed; only the judge and the sqrt(KL)
     # fit may lack their figures (the tiny policy may not pass a KL milestone, or 3 updates)
     assert judgement.status == SMOKE and len(judgement.verdicts) == 7

@@ -16,7 +16,9 @@ from dlcurriculum.ch07_alignment.rlhf import (
     ppo_token_loss,
     train_ppo,
 )
+from dlcurriculum.ch07_alignment.reward_model import positive_logprob
 from dlcurriculum.ch07_alignment.tasks import (
+    HappySad,
     RewardConstants,
     happy_sad_reward,
     sample_completions,
@@ -39,6 +41,16 @@ class CountingRM(nn.Module):
         logits = torch.zeros(*tokens.shape, self.d_vocab + 2)
         logits[..., self.d_vocab] = (tokens == self.token).float().cumsum(-1) - 1.0
         return logits
+
+
+def counting_happy_sad(rm: CountingRM) -> HappySad:
+    """The stand-in as the stages see a reward model (its last position read)."""
+
+    def row_logprob(tokens: Tensor) -> Tensor:
+        last = torch.full((len(tokens),), tokens.shape[1] - 1)
+        return positive_logprob(rm, tokens, last, (rm.d_vocab, rm.d_vocab + 1))
+
+    return HappySad(lambda texts: torch.full((len(texts),), 0.5), row_logprob)
 
 
 def test_kl_of_a_model_with_itself_is_zero_and_grows_after_a_change(tmp_path: Path) -> None:
@@ -88,7 +100,7 @@ def test_ppo_raises_a_toy_reward_and_logs_the_diagnostics(tmp_path: Path) -> Non
         out = train_ppo(
             policy,
             ref,
-            unconditional_task(1, happy_sad_reward(rm, (len(tok), len(tok) + 1), False)),
+            unconditional_task(1, happy_sad_reward(counting_happy_sad(rm), False)),
             tok,
             settings,
             RewardConstants(-1.0, 1.0, 1),

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from dlcurriculum.core.config import RunConfig, check, require
+from dlcurriculum.core.config import RunConfig, check, one_of, require
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,18 @@ class RLHFConfig(RunConfig):
     """VADER compound scores within +-this are labeled neutral."""
     heldout_fraction: float = 0.2
     """Share of the labeled samples held out to test the reward model."""
+    rm_base: str = "shakespeare"
+    """What the reward model is made from: "shakespeare" (the curriculum's recipe: the
+    chapter-1 model taught the label tokens <happy> and <sad>) or "minilm" (a two-way head on
+    a frozen pretrained sentence encoder: what learns from a few hundred labels)."""
+    rm_labels: int = 0
+    """Labels the reward model trains on, corpus snippets included (0 = the whole training
+    split): the first of the training split."""
+    corpus_share: float = 0.0
+    """Share of rm_labels that are corpus snippets of clear sentiment, labeled by VADER (with
+    `labels`, the database decides what it holds and this is ignored)."""
+    clear_threshold: float = 0.5
+    """|VADER compound| from which a corpus snippet counts as clear."""
     rm_epochs: int = 3
     """Passes over the labeled samples."""
     rm_batch_size: int = 32
@@ -112,9 +124,14 @@ class RLHFConfig(RunConfig):
         check(self, "judge_lm_agreement", "ppo_prompts", ge=1)
         check(self, "n_label_samples", "n_calibration", ge=2)  # a split / a std needs two
         check(self, "n_comparison_prompts", "shown_samples", ge=0)  # 0 = skip / show none
-        check(self, "label_curve", ge=2)
+        if self.label_curve:  # () skips the curve
+            check(self, "label_curve", ge=2)
         check(self, "rm_lr", "bt_lr", "learning_rate", "clip_coef", "max_kl", "kl_milestones", gt=0)
         check(self, "heldout_fraction", gt=0, lt=1)
+        check(self, "rm_labels", ge=0)
+        check(self, "corpus_share", ge=0, lt=1)  # some labels stay samples: like the test set
+        check(self, "clear_threshold", gt=0, le=1)
+        one_of(self, "rm_base", ("shakespeare", "minilm"))
         check(self, "neutral_threshold", ge=0, lt=1)  # VADER's compound score is in [-1, 1]
         check(self, "comparison_margin", ge=0, lt=2)  # ... so two differ by less than 2
         check(self, "min_rm_accuracy", "min_bt_accuracy", "min_clip_in_band", ge=0, le=1)
@@ -185,10 +202,20 @@ PRESETS: dict[str, dict[str, RLHFConfig]] = {
         ),
         # 16 minibatches of 64 per iteration: with 8 the policy moved so little per iteration
         # that the median clip fraction sat at 0.8%, below the healthy 1-20% band
+        # a few hundred labels, as a person gives in about an hour: 150 samples and 350
+        # corpus snippets of clear sentiment, on a sentence encoder (head settings chosen on
+        # validation draws: benchmarks/rlhf_few_labels.py)
         "quick": RLHFConfig(
             time_budget_s=1800.0,
             batch_size=1024,
             num_minibatches=16,
+            n_label_samples=6000,
+            rm_base="minilm",
+            rm_labels=500,
+            corpus_share=0.7,
+            rm_epochs=30,
+            rm_lr=3e-3,
+            min_rm_accuracy=0.7,
             label_curve=(250, 500, 1000, 3000),
         ),
         # no time_budget_s: the full preset's time depends on the hardware (a GPU helps) and

@@ -1,6 +1,7 @@
 """Chapter 7's experiment `dlc run rlhf`: samples, labels, reward models, PPO, judges.
 
-Each stage leaves its result in the run folder (labels.sqlite, reward_model.pt/.json,
+Each stage leaves its result in the run folder (labels.sqlite, reward_model.json with
+reward_model.pt or reward_head.pt,
 comparison_rm.pt/.json, constants.json, checkpoints/, milestones/), and a resumed run skips
 the stages already done (`stages.py`), so `dlc run rlhf --resume DIR` picks up inside PPO,
 at the iteration it stopped, drawing the same samples an uninterrupted run would have.
@@ -22,9 +23,11 @@ from dlcurriculum.ch01_transformers.shakespeare import (
 from dlcurriculum.ch07_alignment import report, stages
 from dlcurriculum.ch07_alignment.config import PRESETS, RLHFConfig
 from dlcurriculum.ch07_alignment.impl import load_impl
+from dlcurriculum.ch07_alignment.reward_stage import heldout_split, stage_reward_model
 from dlcurriculum.ch07_alignment.rlhf import Milestone, PPOSettings, PPOState, train_ppo
 from dlcurriculum.ch07_alignment.samples import corpus_prompts, start_id
 from dlcurriculum.ch07_alignment.tasks import (
+    HappySad,
     RewardConstants,
     Task,
     comparison_reward,
@@ -53,7 +56,7 @@ def _policy_path(cfg: RLHFConfig) -> Path:
 
 
 def _tasks(
-    cfg: RLHFConfig, tokenizer: Any, first: int, rm: nn.Module, ids: tuple[int, int], bt: Any
+    cfg: RLHFConfig, tokenizer: Any, first: int, happy_sad: HappySad, bt: Any
 ) -> tuple[Task, Task]:
     """(what PPO trains on, what the judges rate at each milestone).
 
@@ -61,7 +64,7 @@ def _tasks(
     judged on continuations of other prompts than those PPO trained on.
     """
     if not cfg.prompted:
-        task = unconditional_task(first, happy_sad_reward(rm, ids, cfg.negative))
+        task = unconditional_task(first, happy_sad_reward(happy_sad, cfg.negative))
         return task, task
     text = load_shakespeare()
     train = corpus_prompts(text, cfg.ppo_prompts, cfg.prompt_pieces, cfg.seed + 5)
@@ -86,11 +89,9 @@ def run(cfg: RLHFConfig, run_dir: Path) -> Result:
         p.requires_grad_(False)
     first = start_id(tokenizer, cfg.start_text)
     pairs = stages.stage_labels(cfg, run_dir, policy, tokenizer, checkpoint)
-    rm, ids = stages.stage_reward_model(cfg, run_dir, policy, tokenizer, pairs, ex)
-    for p in rm.parameters():
-        p.requires_grad_(False)
-    bt = stages.stage_comparisons(cfg, run_dir, policy, tokenizer, rm, ids)
-    task, eval_task = _tasks(cfg, tokenizer, first, rm, ids, bt)
+    happy_sad = stage_reward_model(cfg, run_dir, policy, tokenizer, pairs, ex)
+    bt = stages.stage_comparisons(cfg, run_dir, policy, tokenizer, happy_sad)
+    task, eval_task = _tasks(cfg, tokenizer, first, happy_sad, bt)
 
     const_path = run_dir / "constants.json"
     if const_path.exists():
@@ -153,9 +154,9 @@ def run(cfg: RLHFConfig, run_dir: Path) -> Result:
             ex,
         )
     runs.write_json(run_dir / "milestones.json", milestones)
-    heldout = stages.heldout_split(cfg, pairs, torch.Generator().manual_seed(cfg.seed))[0]
+    heldout = heldout_split(cfg, pairs, torch.Generator().manual_seed(cfg.seed))[0]
     lm_judge = stages.lm_judge_rates(cfg, device, milestones, heldout)
-    summary = stages.summarize(cfg, run_dir, rm, ids, tokenizer, first, milestones, out, lm_judge)
+    summary = stages.summarize(cfg, run_dir, happy_sad, milestones, out, lm_judge)
     summary["wall_time_s"] = session.clock.elapsed  # after every judge has run
     return finish(run_dir, summary)
 

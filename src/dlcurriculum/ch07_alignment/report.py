@@ -191,8 +191,9 @@ def sections(record: RunRecord) -> list[tuple[str, str]]:
     curve = s.get("label_curve") or []
     if curve:
         labels += (
-            "\n\nReward model by the number of labels it trained on (the same held-out "
-            f"labels; always answering the commoner sentiment scores "
+            f"\n\nReward model{_recipe(s, cfg.get('corpus_share', 0.0))} by the number "
+            "of labels it trained on (the same held-out labels; always answering the "
+            "commoner sentiment scores "
             f"{100 * s['rm_majority']:.1f}%):\n\n"
             + markdown_table(
                 ["labels", "held-out accuracy", "95% interval"],
@@ -348,8 +349,21 @@ def _rm_accuracy(r: RunRecord) -> Verdict:
         acc >= r.config["min_rm_accuracy"] and low > base,
         f"{100 * acc:.1f}% of {s['rm_n_test_non_neutral']} (95% interval {100 * low:.1f}–"
         f"{100 * high:.1f}%; majority class {100 * base:.1f}%), trained on "
-        f"{s['rm_n_train']} labels; ECE {s['rm_ece']:.3f}",
+        f"{s['rm_n_train']} labels{_recipe(s, None)}; ECE {s['rm_ece']:.3f}",
     )
+
+
+def _recipe(s: dict[str, Any], share: float | None) -> str:
+    """' (BASE; N of them / K% of each count clear corpus snippets)', where the run says."""
+    n = s.get("rm_n_train_corpus", 0)
+    mix = (
+        f"; {n} of them" if share is None else f"; {share:.0%} of each count"
+    ) + " clear corpus snippets"
+    return f" ({BASES[s['rm_base']]}{mix if n else ''})" if "rm_base" in s else ""
+
+
+BASES = {"shakespeare": "the chapter-1 model", "minilm": "a MiniLM sentence-encoder head"}
+"""How a report names each reward-model base."""
 
 
 RLHF_CRITERIA = (

@@ -1,6 +1,6 @@
 """The stages of `dlc run rlhf` before and after PPO, each resumable from its files.
 
-Labels (labels.sqlite), the happy/sad reward model (reward_model.pt/.json) and the
+Labels (labels.sqlite), the happy/sad reward model (reward_stage.py) and the
 comparison reward model (comparison_rm.pt/.json) are each skipped when their files exist,
 so a resumed run goes straight to PPO; the judges rate the milestones after PPO, and
 `summarize` gathers the figures the report's criteria read.
@@ -15,10 +15,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dlcurriculum.ch01_transformers.shakespeare import (
-    load_shakespeare_model,
-    save_shakespeare_model,
-)
 from dlcurriculum.ch07_alignment.comparisons import (
     BTTrainSettings,
     Comparison,
@@ -29,22 +25,12 @@ from dlcurriculum.ch07_alignment.comparisons import (
     train_bradley_terry,
 )
 from dlcurriculum.ch07_alignment.config import RLHFConfig
-from dlcurriculum.ch07_alignment.impl import Impl
 from dlcurriculum.ch07_alignment.judge import LexiconJudge
 from dlcurriculum.ch07_alignment.labeler import VaderLabeler, label_synthetically, load_labels
 from dlcurriculum.ch07_alignment.labels import LabelStore
 from dlcurriculum.ch07_alignment.lm_judge import agreement, load_judge
 from dlcurriculum.ch07_alignment.report import line_r2
-from dlcurriculum.ch07_alignment.reward_model import (
-    RMTrainSettings,
-    accuracy,
-    encode_texts,
-    fit_reward_model,
-    label_ids,
-    majority_rate,
-    predict_positive,
-    reliability,
-)
+from dlcurriculum.ch07_alignment.reward_model import encode_texts
 from dlcurriculum.ch07_alignment.rlhf import Milestone, PPOOutcome
 from dlcurriculum.ch07_alignment.samples import (
     SamplingSettings,
@@ -54,9 +40,9 @@ from dlcurriculum.ch07_alignment.samples import (
     start_id,
     unconditional_samples,
 )
+from dlcurriculum.ch07_alignment.tasks import HappySad
 from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError, install_hint
-from dlcurriculum.core.stats import wilson_interval
 from dlcurriculum.data import load_shakespeare
 from dlcurriculum.lm import OFFLINE_DEFAULT, smollm2_dir
 
@@ -77,83 +63,8 @@ def stage_labels(
     return [(s.text, lab) for s, lab in store.labeled()]
 
 
-def heldout_split(
-    cfg: RLHFConfig, pairs: list[tuple[str, str]], g: torch.Generator
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(held out, train): the reward model's split of the labeled samples."""
-    order = torch.randperm(len(pairs), generator=g).tolist()
-    n_test = max(1, round(cfg.heldout_fraction * len(pairs)))
-    return [pairs[i] for i in order[:n_test]], [pairs[i] for i in order[n_test:]]
-
-
-def stage_reward_model(
-    cfg: RLHFConfig,
-    run_dir: Path,
-    policy: Any,
-    tokenizer: Any,
-    pairs: list[tuple[str, str]],
-    ex: Impl,
-) -> tuple[Any, tuple[int, int]]:
-    """Train (or reload) the reward model; write its held-out accuracy and calibration."""
-    path = run_dir / "reward_model.pt"
-    if path.exists():
-        rm, rm_tok = load_shakespeare_model(path, next(policy.parameters()).device, fast_path=True)
-        return rm, label_ids(rm_tok)
-    g = torch.Generator().manual_seed(cfg.seed)
-    test, train = heldout_split(cfg, pairs, g)
-    first = start_id(tokenizer, cfg.start_text)
-    settings = RMTrainSettings(cfg.rm_epochs, cfg.rm_batch_size, cfg.rm_lr)
-    rm, rm_tok, losses = fit_reward_model(
-        policy, tokenizer, train, first, settings, g, ex.reward_model_loss
-    )
-    ids, n_ctx = label_ids(rm_tok), rm.cfg.n_ctx
-    test_tokens, test_last = encode_texts(tokenizer, [t for t, _ in test], first, n_ctx)
-    test_labels = [lab for _, lab in test]
-    p = predict_positive(rm, test_tokens, test_last, ids)
-    mean_p, frac, count, ece = reliability(p, test_labels)
-    n_sided = sum(lab != "neutral" for lab in test_labels)
-    acc = accuracy(p, test_labels)
-
-    def curve_point(n: int) -> dict[str, Any]:
-        """A reward model trained on the first n training labels, tested on the same held-out."""
-        if n == len(train):
-            a = acc
-        else:
-            g_n = torch.Generator().manual_seed(cfg.seed + 7)
-            model, _, _ = fit_reward_model(
-                policy, tokenizer, train[:n], first, settings, g_n, ex.reward_model_loss
-            )
-            a = accuracy(predict_positive(model, test_tokens, test_last, ids), test_labels)
-        return {"n": n, "accuracy": a, "ci95": list(wilson_interval(round(a * n_sided), n_sided))}
-
-    counts_curve = sorted({n for n in cfg.label_curve if n < len(train)} | {len(train)})
-    counts = {
-        lab: sum(1 for _, x in pairs if x == lab) for lab in ("positive", "neutral", "negative")
-    }
-    runs.write_json(
-        run_dir / "reward_model.json",
-        {
-            "accuracy": acc,
-            "accuracy_ci95": list(wilson_interval(round(acc * n_sided), n_sided)),
-            "majority": majority_rate(test_labels),
-            "label_curve": [curve_point(n) for n in counts_curve] if cfg.label_curve else [],
-            "ece": ece,
-            "label_counts": counts,
-            "n_train": len(train),
-            "n_test": len(test),
-            "n_test_non_neutral": n_sided,
-            "reliability": {"mean_p": mean_p, "frac_positive": frac, "count": count},
-            "first_losses": losses[:5],
-            "last_losses": losses[-5:],
-            "labels_from": cfg.labels or "synthetic (VADER, a stand-in for human labels)",
-        },
-    )
-    save_shakespeare_model(path, rm, rm_tok)
-    return rm, ids
-
-
 def stage_comparisons(
-    cfg: RLHFConfig, run_dir: Path, policy: Any, tokenizer: Any, rm: Any, ids: tuple[int, int]
+    cfg: RLHFConfig, run_dir: Path, policy: Any, tokenizer: Any, happy_sad: HappySad
 ) -> ScalarRewardModel | None:
     """Bradley-Terry reward model on VADER-labeled pairs; its held-out pair accuracy.
 
@@ -183,7 +94,7 @@ def stage_comparisons(
     order = torch.randperm(len(pairs), generator=g).tolist()
     n_test = max(2, round(cfg.heldout_fraction * len(pairs)))
     test, train = [pairs[i] for i in order[:n_test]], [pairs[i] for i in order[n_test:]]
-    first, n_ctx = start_id(tokenizer, cfg.start_text), rm.cfg.n_ctx
+    first, n_ctx = start_id(tokenizer, cfg.start_text), policy.cfg.n_ctx
 
     def encode(
         batch: list[Comparison], side: str, with_prompt: bool = True
@@ -197,8 +108,8 @@ def stage_comparisons(
         bt, encode(train, "chosen"), encode(train, "rejected"), bt_settings, g
     )
     r_c, r_r = rewards(bt, *encode(test, "chosen")), rewards(bt, *encode(test, "rejected"))
-    base_c = predict_positive(rm, *encode(test, "chosen", False), ids).log()
-    base_r = predict_positive(rm, *encode(test, "rejected", False), ids).log()
+    base_c = happy_sad.p_positive([c.chosen for c in test]).log()
+    base_r = happy_sad.p_positive([c.rejected for c in test]).log()
     clear = torch.tensor([c.margin >= 0.5 for c in test])
     with runs.atomic_open(weights, "wb") as f:  # before the json, which marks the stage done
         torch.save(bt.state_dict(), f)
@@ -275,10 +186,7 @@ def lm_judge_rates(
 def summarize(
     cfg: RLHFConfig,
     run_dir: Path,
-    rm: Any,
-    ids: tuple[int, int],
-    tokenizer: Any,
-    first: int,
+    happy_sad: HappySad,
     milestones: list[Milestone],
     out: PPOOutcome,
     lm_judge: dict[str, Any],
@@ -289,8 +197,7 @@ def summarize(
     judge, vader = LexiconJudge(), VaderLabeler(cfg.neutral_threshold)
     table = []
     for i, m in enumerate(milestones):
-        tokens, last = encode_texts(tokenizer, m["texts"], first, rm.cfg.n_ctx)
-        p = predict_positive(rm, tokens, last, ids)
+        p = happy_sad.p_positive(m["texts"])
         vlabels = vader.labels(m["texts"])
         table.append(
             {
@@ -327,7 +234,9 @@ def summarize(
         "rm_accuracy": rm_info["accuracy"],
         "rm_accuracy_ci95": rm_info["accuracy_ci95"],
         "rm_majority": rm_info["majority"],
+        "rm_base": rm_info["base"],
         "rm_n_train": rm_info["n_train"],
+        "rm_n_train_corpus": rm_info["n_train_corpus"],
         "rm_n_test_non_neutral": rm_info["n_test_non_neutral"],
         "label_curve": rm_info["label_curve"],
         "rm_ece": rm_info["ece"],

@@ -1,7 +1,8 @@
 """What PPO completes and how each completion is scored: the chapter's two RLHF tasks.
 
 Unconditional (the exercise): every completion continues the start piece alone, and its
-reward is the happy/sad reward model's log P(positive) (or log P(negative)). Prompted (the
+reward is the happy/sad reward model's log P(positive) (or log P(negative)), whether that
+model is the chapter-1 transformer with label tokens or a head on a sentence encoder. Prompted (the
 curriculum's harder variant): completions continue lines cut from the corpus, and the
 reward is the comparison reward model's score of the completion's positions. Only those
 positions: the model was trained on pairs sharing a prompt, where the prompt's positions
@@ -9,17 +10,23 @@ cancel, so their score was never taught to mean anything (and it does not depend
 completion, since the model is causal).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from jaxtyping import Int
 from torch import Tensor, nn
 
+from dlcurriculum.ch01_transformers.model import Transformer
 from dlcurriculum.ch01_transformers.tokenizer import WordTokenizer
 from dlcurriculum.ch07_alignment.comparisons import ScalarRewardModel
-from dlcurriculum.ch07_alignment.reward_model import positive_logprob
+from dlcurriculum.ch07_alignment.reward_model import (
+    encode_texts,
+    positive_logprob,
+    predict_positive,
+)
 from dlcurriculum.ch07_alignment.samples import sample_ids
+from dlcurriculum.ch07_alignment.sentence_rm import SentenceRewardModel
 
 Reward = Callable[[Tensor], Tensor]
 """Token ids [batch, prompt + completion] -> one reward per completion [batch]."""
@@ -52,13 +59,49 @@ class Task:
         return mask.to(tokens.device)
 
 
-def happy_sad_reward(rm: nn.Module, ids: tuple[int, int], negative: bool) -> Reward:
-    """log P(positive) (or log P(negative)) at each sequence's last position."""
+@dataclass(frozen=True)
+class HappySad:
+    """A trained happy/sad reward model, whichever its base, as the stages use it."""
+
+    p_positive: Callable[[Sequence[str]], Tensor]
+    """Texts -> P(positive) of each."""
+    row_logprob: Callable[[Tensor], Tensor]
+    """Token rows [batch, pos] (the start piece first) -> log P(positive) of each row."""
+
+
+def shakespeare_happy_sad(
+    rm: Transformer, ids: tuple[int, int], tokenizer: WordTokenizer, first: int
+) -> HappySad:
+    """The chapter-1 model with label tokens: it reads the policy's own token ids."""
+
+    def row_logprob(tokens: Tensor) -> Tensor:
+        last = torch.full((len(tokens),), tokens.shape[1] - 1, device=tokens.device)
+        return positive_logprob(rm, tokens, last, ids)
+
+    def p_positive(texts: Sequence[str]) -> Tensor:
+        tokens, last = encode_texts(tokenizer, texts, first, rm.cfg.n_ctx)
+        return predict_positive(rm, tokens, last, ids)
+
+    return HappySad(p_positive, torch.inference_mode()(row_logprob))
+
+
+def sentence_happy_sad(srm: SentenceRewardModel, tokenizer: WordTokenizer) -> HappySad:
+    """The sentence-encoder reward model: it reads each row's text after the start piece
+    (the text its labels were given for)."""
+
+    def row_logprob(tokens: Tensor) -> Tensor:
+        texts = [tokenizer.decode(r) for r in tokens[:, 1:].tolist()]
+        return srm.positive_logprob(texts).to(tokens.device)
+
+    return HappySad(lambda texts: srm.positive_logprob(texts).exp(), row_logprob)
+
+
+def happy_sad_reward(model: HappySad, negative: bool) -> Reward:
+    """log P(positive) (or log P(negative)) of each completed sequence."""
 
     @torch.inference_mode()
     def reward(tokens: Tensor) -> Tensor:
-        last = torch.full((len(tokens),), tokens.shape[1] - 1, device=tokens.device)
-        logp_pos = positive_logprob(rm, tokens, last, ids)
+        logp_pos = model.row_logprob(tokens)
         return torch.log1p(-logp_pos.exp().clamp(max=1 - 1e-6)) if negative else logp_pos
 
     return reward
