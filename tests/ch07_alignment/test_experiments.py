@@ -124,9 +124,14 @@ def test_a_missing_judge_model_fails_before_any_work(tmp_path: Path, monkeypatch
 def test_prompted_run_continues_corpus_prompts_against_the_comparison_model(
     tmp_path: Path,
 ) -> None:
-    result, judgement = _run(tmp_path, "p", "prompted=true", "max_iterations=3")
+    # with the few-label recipe: a sentence-encoder head on 60 labels, half of them snippets
+    few = ("rm_base=minilm", "rm_labels=60", "corpus_share=0.5", "label_curve=20,60")
+    result, judgement = _run(tmp_path, "p", "prompted=true", "max_iterations=3", *few)
     d, s = result.run_dir, result.summary
     assert (d / "comparison_rm.pt").exists() and s["iterations"] >= 1
+    assert (d / "reward_head.pt").exists() and not (d / "reward_model.pt").exists()
+    assert (s["rm_base"], s["rm_n_train"], s["rm_n_train_corpus"]) == ("minilm", 60, 30)
+    assert [c["n"] for c in s["label_curve"]] == [20, 60]
     assert len(judgement.verdicts) == 7
     # the judges rate continuations of held-out prompts, not the prompts themselves
     texts = s["milestones"][0]["samples"]
@@ -134,10 +139,11 @@ def test_prompted_run_continues_corpus_prompts_against_the_comparison_model(
     # resuming (here: as if killed before the summary) reloads the comparison model from its
     # file instead of training it again, and rates the same continuations
     (d / "summary.json").unlink()
-    stamp = (d / "comparison_rm.pt").stat().st_mtime_ns
+    stamps = [(d / f).stat().st_mtime_ns for f in ("comparison_rm.pt", "reward_head.pt")]
     again, _ = resume(RLHF, d)
-    assert (d / "comparison_rm.pt").stat().st_mtime_ns == stamp
+    assert [(d / f).stat().st_mtime_ns for f in ("comparison_rm.pt", "reward_head.pt")] == stamps
     assert again.summary["milestones"][0]["samples"] == texts
+    assert again.summary["rm_accuracy"] == s["rm_accuracy"]
 
 
 @pytest.mark.parametrize(
@@ -151,6 +157,8 @@ def test_prompted_run_continues_corpus_prompts_against_the_comparison_model(
         (["comparison_margin=2"], r"comparison_margin must be in \[0, 2\), got 2.0"),
         (["prompted=true", "n_comparison_prompts=0"], r"set n_comparison_prompts > 0"),
         (["label_curve=1,40"], r"label_curve"),
+        (["rm_base=gpt2"], r"rm_base"),
+        (["corpus_share=1"], r"corpus_share must be in \[0, 1\)"),
     ],
 )
 def test_rlhf_config_refuses_what_it_cannot_run_with(assignments: list[str], message: str) -> None:
