@@ -92,7 +92,7 @@ def run(
 
         choose_device(cfg.device)  # fail before creating a run folder
         result, judgement = exp.launch(spec, cfg, preset, out_dir)
-    _print_verdicts(result.run_dir, result.summary, judgement)
+    print_verdicts(result.run_dir, result.summary, judgement)
     _print_site_page(result.run_dir)
     if judgement.status not in (PASS, SMOKE):
         raise typer.Exit(EXIT_NOT_PASSED)
@@ -138,7 +138,7 @@ def _print_site_page(run_dir: Path) -> None:
     )
 
 
-def _print_verdicts(run_dir: Path, summary: dict, judgement: "Judgement") -> None:
+def print_verdicts(run_dir: Path, summary: dict, judgement: "Judgement") -> None:
     from dlcurriculum.core.report import status_line
 
     marks = {
@@ -165,7 +165,7 @@ def report(run_dir: Path) -> None:
     name = read_config(run_dir).get("experiment", "")
     entry = catalog.get_experiment(name)
     judgement = exp.load_spec(entry.module, entry.attr).report(run_dir)
-    _print_verdicts(run_dir, load_record(run_dir).summary, judgement)
+    print_verdicts(run_dir, load_record(run_dir).summary, judgement)
 
 
 def eval_(run_dir: Path) -> None:

@@ -69,7 +69,7 @@ class PPOConfig(RunConfig):
     norm_adv: bool = True
     """Normalize advantages over each rollout (mean 0, std 1)."""
     norm_reward: bool = False
-    """Scale rewards by the running std of the discounted return (Engstrom et al. 9.3)."""
+    """Scale rewards by the running std of the discounted return (Engstrom et al. 2020, sec. 3)."""
     target_kl: float | None = None
     """Stop an update's epochs early once its approximate KL exceeds this (None = never)."""
     num_seeds: int = 1

@@ -45,8 +45,9 @@ class RunningMeanStd:
 class RewardNormalizer:
     """Divide rewards by the running std of each environment's discounted return.
 
-    Ref: Engstrom et al. 2020, "Implementation Matters in Deep Policy Gradients", section
-    9.3 (reward scaling); the same as gymnasium's NormalizeReward and SB3's VecNormalize.
+    Ref: Engstrom et al. 2020, "Implementation Matters in Deep Policy Gradients", section 3
+    (reward scaling, one of the code-level optimisations); the same as gymnasium's
+    NormalizeReward and SB3's VecNormalize.
 
     Each environment keeps R_t = gamma * R_{t-1} + r_t (reset when its episode ends); the
     running variance of R over all environments and steps sets the scale. The mean is not

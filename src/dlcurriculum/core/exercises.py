@@ -12,6 +12,7 @@ import importlib.util
 import re
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -204,12 +205,37 @@ def load_learner_module(workspace: Path, slug: str, module: str, fresh: bool = T
         raise DlcError(public_names(f"{path} does not import: {type(e).__name__}: {e}")) from None
 
 
+IN_PROCESS = "in-process (learn.run)"
+"""The `impl` of a run given Python objects rather than a workspace (`learn.run`)."""
+_objects: dict[str, dict[str, Any]] = {}
+"""slug -> qualname -> the learner's object, while a `learn.run` lasts."""
+
+
+@contextmanager
+def in_process(slug: str, objects: dict[str, Any]) -> Iterator[None]:
+    """Within the block, `resolve(slug, IN_PROCESS)` gives `objects` (by qualname) in place
+    of the reference's, and the reference for the rest."""
+    _objects[slug] = objects
+    try:
+        yield
+    finally:
+        _objects.pop(slug, None)
+
+
 def resolve(slug: str, impl: str | Path = "") -> SimpleNamespace:
-    """The chapter's exercise code by qualname (ns.CNN): the learner's when `impl` is a workspace.
+    """The chapter's exercise code by qualname (ns.CNN): the learner's when `impl` is a workspace
+    (or IN_PROCESS, inside `in_process`).
 
     Experiments call their exercise code through this namespace, so the same training loop
     runs the reference or the learner's code.
     """
+    if impl == IN_PROCESS:
+        if slug not in _objects:
+            raise DlcError(
+                "this run used code defined in Python (learn.run), which is gone now: start a "
+                "new run with learn.run, or run a workspace with --impl"
+            )
+        return SimpleNamespace(**{**vars(resolve(slug)), **_objects[slug]})
     found: dict[str, Any] = {}
     for i, ex in enumerate(chapter_exercises(slug)):
         if impl:
@@ -253,21 +279,21 @@ def unfinished(slug: str, workspace: Path, names: Sequence[str] | None = None) -
             raise DlcError(f"{path}:{e.lineno} does not parse: {e.msg}") from None
         for top in tree.body:
             if isinstance(top, DEFS) and top.name == ex.qualname:
-                found += [f"{where} ({path}:{line})" for where, line in _stubs(top, top.name)]
+                found += [f"{where} ({path}:{line})" for where, line in find_stubs(top, top.name)]
     return found
 
 
-def _stubs(node: ast.AST, name: str) -> Iterator[tuple[str, int]]:
+def find_stubs(node: ast.AST, name: str) -> Iterator[tuple[str, int]]:
     """(qualified name, line) of each `raise NotImplementedError` inside a def or class."""
     for child in ast.iter_child_nodes(node):
         if isinstance(child, DEFS):
-            yield from _stubs(child, f"{name}.{child.name}")
+            yield from find_stubs(child, f"{name}.{child.name}")
             continue
         if isinstance(child, ast.Raise) and child.exc is not None:
             exc = child.exc.func if isinstance(child.exc, ast.Call) else child.exc
             if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
                 yield name, child.lineno
-        yield from _stubs(child, name)
+        yield from find_stubs(child, name)
 
 
 def check(slug: str, workspace: Path, only: str | None = None) -> list["CheckResult"]:
