@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.shakespeare import load_shakespeare_model
 from dlcurriculum.ch07_alignment.impl import load_impl
+from dlcurriculum.ch07_alignment.reward_model import positive_logprob
 from dlcurriculum.ch07_alignment.rlhf import (
     PPOSettings,
     PPOState,
@@ -16,7 +17,6 @@ from dlcurriculum.ch07_alignment.rlhf import (
     ppo_token_loss,
     train_ppo,
 )
-from dlcurriculum.ch07_alignment.reward_model import positive_logprob
 from dlcurriculum.ch07_alignment.tasks import (
     HappySad,
     RewardConstants,

@@ -44,7 +44,10 @@ def _sentences(words: list[str], seed: int, n: int) -> list[str]:
     g = torch.Generator().manual_seed(seed)
     picks = torch.randint(len(words), (n, 2), generator=g).tolist()
     thing = torch.randint(len(THINGS), (n,), generator=g).tolist()
-    return [f"{THINGS[t]} brings {words[a]} and {words[b]}" for (a, b), t in zip(picks, thing)]
+    return [
+        f"{THINGS[t]} brings {words[a]} and {words[b]}"
+        for (a, b), t in zip(picks, thing, strict=True)
+    ]
 
 
 def _data(seed: int, n: int) -> list[tuple[str, str]]:
@@ -80,7 +83,7 @@ def test_the_learners_loss_trains_the_head_and_a_swapped_one_inverts_it() -> Non
 
 
 def test_sentence_reward_reads_the_text_after_the_start_piece(tmp_path: Path) -> None:
-    policy, tok = load_shakespeare_model(tiny_policy(tmp_path))
+    _, tok = load_shakespeare_model(tiny_policy(tmp_path))
     srm, _ = fit_sentence_reward_model(encode(), _data(0, 20), SETTINGS, torch.Generator())
     happy_sad = sentence_happy_sad(srm, tok)
     texts = ["my love, my joy", "woe and bloody death"]
