@@ -185,6 +185,25 @@ def check(
 
 
 @app.command()
+def notebook(
+    chapter: str,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="File or folder (default ./chNN_<name>.ipynb).")
+    ] = None,
+    solutions: Annotated[
+        bool, typer.Option("--solutions", help="Fill in the reference solutions.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing notebook.")] = False,
+) -> None:
+    """Write the chapter as a Jupyter notebook: the page, each exercise with its check, a run."""
+    from dlcurriculum.notebook import write
+
+    path = write(chapter, out_path, solutions, force)
+    out.print(f"wrote  {path}")
+    out.print(f"Open it with `jupyter lab {path}` (or in VS Code) and run the cells from the top.")
+
+
+@app.command()
 def hint(chapter: str, exercise: str) -> None:
     """Show an exercise's docstring and hints."""
     from dlcurriculum.pages import exercise_hint

@@ -150,7 +150,24 @@ def _yours(error: BaseException, objects: Any) -> str | None:
 
 
 def _source_file(obj: Any) -> Path | None:
+    """The file that defines obj; None for a notebook cell (a kernel's temporary file, which
+    would mean nothing to the learner) or a built-in."""
     try:
-        return Path(inspect.getfile(obj))
+        path = Path(inspect.getfile(obj))
     except (OSError, TypeError):
         return None
+    return None if path.parent.name.startswith("ipykernel_") else path
+
+
+def show(result: Any) -> None:
+    """Show a run's figures inline in a notebook (their paths elsewhere); nothing for None."""
+    if result is None:
+        return
+    figures = sorted((result.run_dir / "figures").glob("*.png"))
+    try:
+        from IPython.display import Image, display
+    except ImportError:
+        print("\n".join(f"Figure: {f}" for f in figures))
+        return
+    for f in figures:
+        display(Image(filename=str(f)))

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.exercises import IN_PROCESS
 from dlcurriculum.core.runs import atomic_write_text, progress, write_json
 
 MANIFEST, ROWS, TABLE = "sweep.json", "rows", "results.csv"
@@ -173,7 +174,15 @@ def run_sweep(
     todo = pending(sweep_dir)
     merge(sweep_dir)  # a sweep killed between a row and its merge leaves the table behind
     bar = progress(len(cells), desc, initial=len(cells) - len(todo))
-    if todo:
+    manifest = load(sweep_dir)
+    if todo and any({**manifest.settings, **c}.get("impl") == IN_PROCESS for c in cells):
+        # learn.run's objects live in this process only: its cells run here, one by one
+        for index in todo:
+            row = run_cell(sweep_dir, index)
+            bar.update(1)
+            if show in row:
+                bar.set_postfix({show: f"{row[show]:.4g}"})
+    elif todo:
         # spawn, not fork: forking a parent that has started torch's threads can deadlock
         pool = ProcessPoolExecutor(
             min(workers or default_workers(), len(todo)),
