@@ -37,7 +37,7 @@ def build(chapter: int | str, solutions: bool = False) -> Any:
     """The chapter's notebook (an nbformat NotebookNode)."""
     nbf = _nbformat()
     ch = catalog.get_chapter(chapter)
-    cells = [_md(pages.chapter_markdown(ch))]
+    cells = [_md(section) for section in _sections(pages.chapter_markdown(ch))]
     exercises = chapter_exercises(ch.slug)
     if exercises:
         cells += [
@@ -81,17 +81,34 @@ def write(chapter: int | str, out: Path | None, solutions: bool, force: bool) ->
     return path
 
 
+def _sections(page: str) -> list[str]:
+    """The page cut before each `## ` heading (outside code blocks): one cell per section."""
+    out: list[list[str]] = [[]]
+    fenced = False
+    for line in page.splitlines():
+        fenced ^= line.startswith("```")
+        if line.startswith("## ") and not fenced and any(x.strip() for x in out[-1]):
+            out.append([])
+        out[-1].append(line)
+    return ["\n".join(lines) for lines in out if any(x.strip() for x in lines)]
+
+
 def _exercise_cells(ch: Chapter, ex: Exercise, qualnames: set[str], solutions: bool) -> list[Any]:
     module = importlib.import_module(f"dlcurriculum.{ch.slug}.{ex.module}")
     source = inspect.getsource(getattr(module, ex.qualname))
     code = pages.exercise_source(ch, ex.name) if solutions else make_skeleton(source)
     hints = pages.exercise_hints(source)
     needs = f" (uses {', '.join(f'`{d}`' for d in ex.depends_on)})" if ex.depends_on else ""
+    obj = getattr(module, ex.qualname)
+    kind = "class" if inspect.isclass(obj) else "def"
+    signature = f"{kind} {ex.qualname}{inspect.signature(obj.__init__ if kind == 'class' else obj)}"
     text = [
         f"### Exercise `{ex.name}`{needs}",
         "",
-        f"Write `{ex.qualname}` (the reference lives in `{ex.module}.py`); its docstring says "
-        "what it must do.",
+        f"Write `{ex.qualname}` below (the reference lives in `{ex.module}.py`); its "
+        "docstring says what it must do.",
+        "",
+        f"```python\n{signature}\n```",
     ]
     if hints:
         folded = "\n".join(f"- {h}" for h in hints)
