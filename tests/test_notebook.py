@@ -40,6 +40,8 @@ def test_notebook_is_written_once_and_overwritten_only_with_force(tmp_path: Path
     assert path.read_text().endswith(" ")
     notebook.write(4, tmp_path, solutions=True, force=True)
     assert "raise NotImplementedError" not in path.read_text()
+    assert notebook.write(4, tmp_path / "new", False, False) == tmp_path / "new" / path.name
+    assert notebook.write(4, tmp_path / "mine.ipynb", False, False).name == "mine.ipynb"
 
 
 def _execute(nb, cwd: Path):  # type: ignore[no-untyped-def]

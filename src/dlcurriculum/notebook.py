@@ -69,7 +69,7 @@ def write(chapter: int | str, out: Path | None, solutions: bool, force: bool) ->
     nbf = _nbformat()
     ch = catalog.get_chapter(chapter)
     path = out if out is not None else Path(notebook_name(ch))
-    if path.is_dir():
+    if path.is_dir() or path.suffix != ".ipynb":  # a folder, existing or to be made
         path = path / notebook_name(ch)
     if path.exists() and not force:
         raise DlcError(f"{path} exists (your work may be in it): pass --force to overwrite it")
