@@ -232,8 +232,10 @@ def resolve(slug: str, impl: str | Path = "") -> SimpleNamespace:
     if impl == IN_PROCESS:
         if slug not in _objects:
             raise DlcError(
-                "this run used code defined in Python (learn.run), which is gone now: start a "
-                "new run with learn.run, or run a workspace with --impl"
+                "this run uses code defined in Python (learn.run), which lives only in the "
+                "process that started it (not in a resumed run, nor in a worker process started "
+                "with spawn, as on macOS): start a new run with learn.run, or write the code in "
+                "a workspace (`dlc start`) and run it with --impl"
             )
         return SimpleNamespace(**{**vars(resolve(slug)), **_objects[slug]})
     found: dict[str, Any] = {}
