@@ -1,6 +1,6 @@
 """The sentence-encoder reward model and the reward-model stage's choice of labels."""
 
-import dataclasses
+import json
 from functools import cache
 from pathlib import Path
 
@@ -11,7 +11,8 @@ from torch import Tensor
 from dlcurriculum.ch01_transformers.shakespeare import load_shakespeare_model
 from dlcurriculum.ch07_alignment.config import PRESETS, RLHFConfig
 from dlcurriculum.ch07_alignment.impl import load_impl
-from dlcurriculum.ch07_alignment.labeler import VaderLabeler
+from dlcurriculum.ch07_alignment.labeler import VaderLabeler, load_labels
+from dlcurriculum.ch07_alignment.labels import LabelStore
 from dlcurriculum.ch07_alignment.reward_model import RMTrainSettings, accuracy
 from dlcurriculum.ch07_alignment.reward_stage import (
     clear_snippets,
@@ -102,11 +103,23 @@ def test_training_labels_mix_clear_snippets_by_the_share() -> None:
     assert len(snippets) == 35 and all(abs(s) >= 0.5 for s in scores)
     assert {lab for _, lab in snippets} <= {"positive", "negative"}
     samples = [(f"sample {i}", "neutral") for i in range(100)]
-    labels = training_labels(cfg, samples, snippets, 50)
-    assert labels == snippets[:35] + samples[:15]
-    # a label database decides what it holds: no snippets are added to it
-    db = dataclasses.replace(cfg, labels="labels.sqlite")
-    assert training_labels(db, samples, snippets, 50) == samples[:50]
+    assert training_labels(samples, snippets, 50, 0.7) == snippets[:35] + samples[:15]
+    assert training_labels(samples, snippets, 50, 0.0) == samples[:50]
+
+
+def test_a_label_database_keeps_its_snippets_out_of_the_test(tmp_path: Path) -> None:
+    policy, tok = load_shakespeare_model(tiny_policy(tmp_path))
+    store = LabelStore(tmp_path / "labels.sqlite")
+    data = _data(0, 15) + _data(50, 5)  # 30 samples, then 10 corpus snippets
+    ids = store.add_samples([t for t, _ in data[:30]], "model:tiny")
+    ids += store.add_samples([t for t, _ in data[30:]], "corpus")
+    store.record_many([(i, lab) for i, (_, lab) in zip(ids, data, strict=True)], "me")
+    pairs = load_labels(tmp_path / "labels.sqlite")
+    cfg = RLHFConfig(labels=str(tmp_path / "labels.sqlite"), rm_base="minilm", heldout_fraction=0.5)
+    stage_reward_model(cfg, tmp_path, policy, tok, pairs, load_impl())
+    info = json.loads((tmp_path / "reward_model.json").read_text())
+    # the test holds half of the 30 samples and no snippet; the 10 snippets all train
+    assert (info["n_test"], info["n_train"], info["n_train_corpus"]) == (15, 25, 10)
 
 
 def test_too_many_rm_labels_for_the_split_is_one_line(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ class RLHFConfig(RunConfig):
     split): the first of the training split."""
     corpus_share: float = 0.0
     """Share of rm_labels that are corpus snippets of clear sentiment, labeled by VADER (with
-    `labels`, the database decides what it holds and this is ignored)."""
+    `labels`, ignored: the database's own snippets train, in the share it holds them)."""
     clear_threshold: float = 0.5
     """|VADER compound| from which a corpus snippet counts as clear."""
     rm_epochs: int = 3

@@ -1,10 +1,11 @@
 """The reward-model stage of `dlc run rlhf`: which labels train it, on which base, how well.
 
-The reward model trains on `rm_labels` labels (all of the training split when 0): with
-synthetic labels, `corpus_share` of them are corpus snippets whose sentiment is clear (the
-curriculum's suggestion; VADER's |compound| >= clear_threshold stands in for a person's
-"clear"), the rest unconditional samples. It is tested on the held-out samples only, so the
-test matches what PPO will ask it to rate. The label-count curve trains one more model per
+The reward model trains on `rm_labels` labels (all of them when 0): with synthetic labels,
+`corpus_share` of them are corpus snippets whose sentiment is clear (the curriculum's
+suggestion; VADER's |compound| >= clear_threshold stands in for a person's "clear"), the
+rest unconditional samples; a label database keeps its own share of snippets (those its
+store marks "corpus"). It is tested on held-out samples only, never snippets, so the test
+matches what PPO will ask it to rate. The label-count curve trains one more model per
 count with the same recipe and tests it on the same held-out samples.
 """
 
@@ -22,7 +23,7 @@ from dlcurriculum.ch01_transformers.shakespeare import (
 from dlcurriculum.ch07_alignment.config import RLHFConfig
 from dlcurriculum.ch07_alignment.impl import Impl
 from dlcurriculum.ch07_alignment.labeler import VaderLabeler
-from dlcurriculum.ch07_alignment.labels import corpus_snippets
+from dlcurriculum.ch07_alignment.labels import LabelStore, corpus_snippets
 from dlcurriculum.ch07_alignment.reward_model import (
     RMTrainSettings,
     accuracy,
@@ -71,14 +72,19 @@ def clear_snippets(cfg: RLHFConfig, n: int) -> Pairs:
     return clear[:n]
 
 
-def n_from_corpus(cfg: RLHFConfig, n: int) -> int:
-    """How many of n training labels are corpus snippets (none with a label database)."""
-    return 0 if cfg.labels else round(cfg.corpus_share * n)
+def database_snippets(cfg: RLHFConfig, pairs: Pairs) -> tuple[Pairs, Pairs]:
+    """(samples, corpus snippets) of the labels: a label database says which is which
+    (`dlc label serve --mix-corpus`); synthetic labels are all samples."""
+    if not cfg.labels:
+        return pairs, []
+    store = LabelStore(Path(cfg.labels).expanduser())
+    corpus = {s.text for s, _ in store.labeled(cfg.labeler or None) if s.source == "corpus"}
+    return [p for p in pairs if p[0] not in corpus], [p for p in pairs if p[0] in corpus]
 
 
-def training_labels(cfg: RLHFConfig, train: Pairs, snippets: Pairs, n: int) -> Pairs:
-    """The first n training labels: n_from_corpus clear snippets, the rest samples."""
-    k = n_from_corpus(cfg, n)
+def training_labels(train: Pairs, snippets: Pairs, n: int, share: float) -> Pairs:
+    """The first n training labels: round(share * n) corpus snippets, the rest samples."""
+    k = round(share * n)
     return snippets[:k] + train[: n - k]
 
 
@@ -152,22 +158,23 @@ def stage_reward_model(
     if loaded is not None:  # saved after reward_model.json: that stage is done
         return loaded
     g = torch.Generator().manual_seed(cfg.seed)  # splits, then shuffles the batches
-    test, train = heldout_split(cfg, pairs, g)
-    n_rm = cfg.rm_labels or len(train)
-    if n_rm - n_from_corpus(cfg, n_rm) > len(train):
+    samples, mine = database_snippets(cfg, pairs)
+    test, train = heldout_split(cfg, samples, g)  # the test is samples, as PPO will rate
+    # a database keeps its own mix of snippets; synthetic labels mix in corpus_share of them
+    share = len(mine) / (len(mine) + len(train)) if cfg.labels else cfg.corpus_share
+    n_rm = cfg.rm_labels or len(train) + len(mine)
+    if n_rm - round(share * n_rm) > len(train):
         raise DlcError(
             f"rm_labels ({n_rm}) needs more labeled samples than the {len(train)} of the "
             "training split: raise n_label_samples or lower rm_labels"
         )
     # curve points that need more samples than the training split has are dropped
-    counts = [
-        n for n in sorted({*cfg.label_curve, n_rm}) if n - n_from_corpus(cfg, n) <= len(train)
-    ]
-    snippets = clear_snippets(cfg, max(n_from_corpus(cfg, n) for n in counts))
+    counts = [n for n in sorted({*cfg.label_curve, n_rm}) if n - round(share * n) <= len(train)]
+    snippets = mine or clear_snippets(cfg, max(round(share * n) for n in counts))
     test_labels = [lab for _, lab in test]
     n_sided = sum(lab != "neutral" for lab in test_labels)
     fit = _fitter(cfg, policy, tokenizer, ex, [t for t, _ in test])
-    rm_train = training_labels(cfg, train, snippets, n_rm)
+    rm_train = training_labels(train, snippets, n_rm, share)
     fitted, p, losses = fit(rm_train, g)
     acc = accuracy(p, test_labels)
 
@@ -176,13 +183,8 @@ def stage_reward_model(
         if n == n_rm:
             a = acc
         else:
-            a = accuracy(
-                fit(
-                    training_labels(cfg, train, snippets, n),
-                    torch.Generator().manual_seed(cfg.seed + 7),
-                )[1],
-                test_labels,
-            )
+            g_n = torch.Generator().manual_seed(cfg.seed + 7)
+            a = accuracy(fit(training_labels(train, snippets, n, share), g_n)[1], test_labels)
         return {"n": n, "accuracy": a, "ci95": list(wilson_interval(round(a * n_sided), n_sided))}
 
     mean_p, frac, count, ece = reliability(p, test_labels)
@@ -200,7 +202,7 @@ def stage_reward_model(
                 for lab in ("positive", "neutral", "negative")
             },
             "n_train": len(rm_train),
-            "n_train_corpus": n_from_corpus(cfg, n_rm),
+            "n_train_corpus": round(share * n_rm),
             "n_test": len(test),
             "n_test_non_neutral": n_sided,
             "reliability": {"mean_p": mean_p, "frac_positive": frac, "count": count},
