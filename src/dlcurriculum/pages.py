@@ -123,7 +123,8 @@ def chapter_markdown(ch: Chapter) -> str:
         names = ", ".join(f"`{e.name}`" for e in code)
         lines.append(
             f"- Learner mode: `dlc start {ch.number}` writes the stubs for {names}; "
-            f"`dlc check {ch.number}` grades them."
+            f"`dlc check {ch.number}` grades them. Or in Jupyter: `dlc notebook {ch.number}` "
+            "writes this chapter as a notebook, each exercise with its check cell."
         )
     else:
         lines.append("- Learner mode: not available for this chapter yet.")
