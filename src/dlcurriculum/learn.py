@@ -26,6 +26,7 @@ from dlcurriculum.core.exercises import (
     Exercise,
     chapter_exercises,
     find_stubs,
+    grader,
     in_process,
 )
 
@@ -44,8 +45,6 @@ def find(name: str) -> tuple[str, Exercise]:
 def check(name: str, impl: Any) -> bool:
     """Grade `impl` (your function or class) with exercise `name`'s check; print PASS or FAIL
     with the check's message, as `dlc check` does, and return whether it passed."""
-    import importlib
-
     from dlcurriculum.core.checks import run_check
 
     try:
@@ -53,8 +52,7 @@ def check(name: str, impl: Any) -> bool:
     except DlcError as e:
         print(f"FAIL  {name}: {e}")
         return False
-    grader = getattr(importlib.import_module(f"dlcurriculum.{slug}.checks"), ex.check)
-    result = run_check(name, grader, impl, _source_file(impl))
+    result = run_check(name, grader(slug, ex), impl, _source_file(impl))
     print(f"PASS  {name}" if result.passed else f"FAIL  {name}: {result.message}")
     return result.passed
 

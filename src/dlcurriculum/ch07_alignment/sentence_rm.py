@@ -87,10 +87,9 @@ def fit_sentence_reward_model(
     settings: RMTrainSettings,
     generator: torch.Generator,
     loss_fn: Callable[..., Tensor] = reward_model_loss,
-    embeddings: Tensor | None = None,
 ) -> tuple[SentenceRewardModel, list[float]]:
-    """The head trained on (text, label) pairs (`embeddings` of the texts if already made)."""
-    emb = encode([t for t, _ in train]) if embeddings is None else embeddings
+    """The head trained on (text, label) pairs."""
+    emb = encode([t for t, _ in train])
     srm = SentenceRewardModel(encode, emb.shape[1])
     p_positive = soft_targets([lab for _, lab in train])
     opt = torch.optim.AdamW(srm.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)

@@ -298,6 +298,11 @@ def find_stubs(node: ast.AST, name: str) -> Iterator[tuple[str, int]]:
         yield from find_stubs(child, name)
 
 
+def grader(slug: str, ex: Exercise) -> Any:
+    """The check that grades an exercise, from its chapter's checks.py."""
+    return getattr(importlib.import_module(f"dlcurriculum.{slug}.checks"), ex.check)
+
+
 def check(slug: str, workspace: Path, only: str | None = None) -> list["CheckResult"]:
     """Grade the learner's files in workspace/<slug>/ with the chapter's checks (a missing
     workspace fails each check with the file to create; a file in its place is a DlcError)."""
@@ -320,7 +325,6 @@ def check(slug: str, workspace: Path, only: str | None = None) -> list["CheckRes
         if not exercises:
             names = ", ".join(e.name for e in chapter_exercises(slug))
             raise DlcError(f"unknown exercise {only!r} in {slug}: choose one of {names}")
-    checks = importlib.import_module(f"dlcurriculum.{slug}.checks")
     results = []
     for ex in exercises:
         source = learner_file(workspace, slug, ex.module)
@@ -333,5 +337,5 @@ def check(slug: str, workspace: Path, only: str | None = None) -> list["CheckRes
             msg = f"{source} has no {ex.qualname}: restore it from `dlc start` into a new folder"
             results.append(CheckResult(ex.name, False, msg))
             continue
-        results.append(run_check(ex.name, getattr(checks, ex.check), impl, source))
+        results.append(run_check(ex.name, grader(slug, ex), impl, source))
     return results
