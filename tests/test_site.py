@@ -69,7 +69,9 @@ def real_site(factory: pytest.TempPathFactory) -> RealSite:
         runs = real_runs(factory)
         hostile = _make_hostile(runs)
         site = factory.mktemp("site") / "site"
-        _CACHE["site"] = RealSite(site, build_site(runs.runs_root, site), runs, hostile)
+        _CACHE["site"] = RealSite(
+            site, build_site(runs.runs_root, site, strict=True), runs, hostile
+        )
     return _CACHE["site"]
 
 
@@ -82,11 +84,11 @@ def test_the_site_has_every_page(built: RealSite) -> None:
     rel = {p.relative_to(built.site).as_posix() for p in built.pages}
     chapters = {f"chapters/{c.slug}.html" for c in catalog.chapters().values()}
     runs = {run_page(r) for r in _runs(built.runs)}
-    assert rel == {"index.html", "intro.html", "runs.html"} | chapters | runs | {
+    assert rel == {"index.html", "intro.html", "gpu.html", "runs.html"} | chapters | runs | {
         run_page(built.hostile)
     }
     assert all(p.is_file() for p in built.pages)
-    assert (built.site / "style.css").is_file()
+    assert (built.site / "dlc.css").is_file()
 
 
 def _runs(runs: RealRuns) -> tuple[Path, ...]:
@@ -108,7 +110,7 @@ def test_a_run_page_shows_criteria_figures_and_metrics(built: RealSite) -> None:
     for name in figures:  # copied, byte for byte, and shown
         assert (page_dir / "figures" / name).read_bytes() == (run / "figures" / name).read_bytes()
         assert f'src="figures/{name}"' in html
-    assert "<h2>Metrics</h2>" in html and "<h2>Final figures (summary.json)</h2>" in html
+    assert '<h2 id="metrics">Metrics' in html and '<h2 id="final-figures-summaryjson">' in html
     learner = (built.site / run_page(built.runs.learner)).read_text()
     assert f"yours ({built.runs.workspace.resolve()})" in learner
 
@@ -161,7 +163,7 @@ def test_every_local_link_and_image_exists(built: RealSite) -> None:
 def test_html_from_run_files_is_shown_as_text(built: RealSite) -> None:
     for page in built.pages:
         html = page.read_text()
-        assert "<script" not in html and "<img src=x" not in html
+        assert HOSTILE_TEXT not in html and "<img src=x" not in html and "<b>key" not in html
         assert 'href="javascript:' not in html
     page = (built.site / run_page(built.hostile)).read_text()
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in page
@@ -202,7 +204,7 @@ def test_rebuild_replaces_the_site_and_refuses_other_folders(
     assert not (site / "stale.html").exists()
     assert (site / run_page(built.runs.nqm)).is_file()
 
-    def broken(out: Path, runs_root: Path, previous: Path | None) -> list[Path]:
+    def broken(out: Path, runs_root: Path, previous: Path | None, strict: bool) -> list[Path]:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(build_mod, "_build_into", broken)

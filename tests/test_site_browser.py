@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from dlcurriculum import catalog
+from dlcurriculum.core.exercises import chapter_exercises
 from dlcurriculum.site import make_server, run_page
 from tests.extras import missing
 from tests.test_site import HOSTILE_NAME, HOSTILE_TEXT, RealSite, real_site
@@ -117,6 +119,79 @@ def test_every_page_over_file_urls(browser: Any, built: RealSite) -> None:
     assert figures >= 5, "the run pages should show their figures"
     hostile = seen[run_page(built.hostile)]
     assert HOSTILE_NAME in hostile["text"] and HOSTILE_TEXT in hostile["text"]
+
+
+def _open(browser: Any, url: str, width: int = 1280) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(url, wait_until="load")
+    return page
+
+
+def _chapter_urls(built: RealSite) -> dict[str, str]:
+    return {
+        c.slug: (built.site / "chapters" / f"{c.slug}.html").as_uri()
+        for c in catalog.chapters().values()
+    }
+
+
+def test_every_chapter_page_shows_a_figure_and_typeset_maths(browser: Any, built: RealSite) -> None:
+    with_maths = 0
+    for slug_, url in _chapter_urls(built).items():
+        page = _open(browser, url)
+        page.evaluate("() => document.querySelectorAll('img').forEach(i => i.loading = 'eager')")
+        page.wait_for_load_state("networkidle")
+        shown = page.evaluate(
+            "() => [...document.querySelectorAll('article img')].filter("
+            "i => i.complete && i.naturalWidth > 0).length"
+        )
+        assert shown >= 1, f"{slug_}: no figure on the chapter page"
+        maths = page.evaluate(
+            "() => [...document.querySelectorAll('article math')].map("
+            "m => m.getBoundingClientRect().width)"
+        )
+        assert all(w > 0 for w in maths), f"{slug_}: a formula did not render"
+        text = page.evaluate("() => document.querySelector('article').innerText")
+        assert "\\(" not in text and "\\frac" not in text, f"{slug_}: TeX left as text"
+        with_maths += bool(maths)
+        page.close()
+    assert with_maths >= 6, "the chapters' formulas should render as maths"
+
+
+def test_hints_and_solutions_are_folded_until_opened(browser: Any, built: RealSite) -> None:
+    page = _open(browser, _chapter_urls(built)["ch01_transformers"])
+    folds = page.locator("article details")
+    assert folds.count() >= 4
+    solution = page.locator("article details.warning").first
+    assert "Try it first" in solution.locator("summary").inner_text()
+    assert page.evaluate(
+        "() => [...document.querySelectorAll('article details')].every(d => !d.open)"
+    )
+    code = solution.locator("pre").first
+    assert not code.is_visible()
+    solution.locator("summary").click()
+    assert code.is_visible() and "def " in code.inner_text()
+    page.close()
+
+
+def test_search_finds_an_exercise_by_name(browser: Any, built: RealSite) -> None:
+    name = chapter_exercises("ch01_transformers")[0].name
+    page = _open(browser, (built.site / "index.html").as_uri())
+    page.locator("input.md-search__input").fill(name)
+    hit = page.locator(f".md-search-result__link[href*='#{name}']").first
+    hit.wait_for(state="attached", timeout=10_000)  # the offline index answers in a worker
+    assert "chapters/ch01_transformers.html" in (hit.get_attribute("href") or "")
+    assert name in hit.inner_text()
+    page.close()
+
+
+def test_no_page_scrolls_sideways_on_a_phone(browser: Any, built: RealSite) -> None:
+    for p in built.pages:
+        page = _open(browser, p.as_uri(), width=390)
+        widths = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1], f"{p.relative_to(built.site)} is {widths[0]} px wide"
+        page.close()
 
 
 def test_main_pages_over_dlc_site_serve(browser: Any, built: RealSite) -> None:

@@ -14,7 +14,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from dlcurriculum import catalog, run_commands
+from dlcurriculum import catalog, reference_commands, run_commands
 from dlcurriculum.ch07_alignment.label_cli import label_app
 from dlcurriculum.console import err, out
 from dlcurriculum.core.errors import DlcError, Interrupted, user_message
@@ -85,13 +85,14 @@ def _print_unreadable(runs: "list[RunInfo]") -> None:
 
 @app.command()
 def show(
-    chapter: Annotated[str, typer.Argument(help="A chapter number or name, or 'intro'.")],
+    chapter: Annotated[str, typer.Argument(help="A chapter number or name, 'intro' or 'gpu'.")],
 ) -> None:
-    """Render a chapter's page (summary, readings, exercises, experiments), or the intro."""
-    from dlcurriculum.pages import chapter_markdown, intro_markdown
+    """Render a chapter's page (summary, readings, exercises, experiments), the intro, or
+    the page on running on a GPU."""
+    from dlcurriculum.pages import chapter_markdown, gpu_markdown, intro_markdown
 
-    if chapter == "intro":
-        out.print(Markdown(intro_markdown()))
+    if chapter in ("intro", "gpu"):
+        out.print(Markdown(intro_markdown() if chapter == "intro" else gpu_markdown()))
         return
     out.print(Markdown(chapter_markdown(catalog.get_chapter(chapter))))
 
@@ -260,6 +261,10 @@ def data_info() -> None:
         files = "\n".join(f"{Path(p).name} {d.sha256.get(Path(p).name, '')[:16]}…" for p in d.paths)
         table.add_row(d.name, d.status, d.source or "-", f"{d.total_bytes / 1e6:.1f} MB", files)
     out.print(table)
+
+
+app.add_typer(reference_commands.reference_app, name="reference")
+app.command()(reference_commands.compare)
 
 
 site_app = typer.Typer(

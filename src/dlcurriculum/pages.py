@@ -73,6 +73,11 @@ def intro_markdown(link: Callable[[Chapter], str] = _show_command) -> str:
     return text.replace(INTRO_MARKER, chapter_guide(link))
 
 
+def gpu_markdown() -> str:
+    """The page on running on a GPU (`dlc show gpu`)."""
+    return resources.files("dlcurriculum").joinpath("gpu.md").read_text()
+
+
 ADDED_BY_US = "added by us"
 """How a page marks a reading or link that the curriculum does not list (with the reason)."""
 

@@ -51,6 +51,17 @@ def run(
             help="redteam: also print the failing questions and replies (offensive text).",
         ),
     ] = False,
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="Time the start of this run on this device, print the projected wall time, "
+            "memory and disk of the whole run, and stop; nothing is kept.",
+        ),
+    ] = False,
+    estimate_seconds: Annotated[
+        float, typer.Option(help="--estimate: the longest it runs the experiment.", min=1)
+    ] = 45.0,
 ) -> None:
     """Run an experiment end to end and write its run folder and report.
 
@@ -72,6 +83,8 @@ def run(
     if impl is not None:
         _require_written(spec, entry.chapter, impl)  # before any run folder exists
         assignments.append(f"impl={impl.resolve()}")
+    if resume is not None and estimate:
+        raise DlcError("--estimate times a fresh run: drop --resume")
     if resume is not None:
         exp.resumable_config(spec, resume, assignments)  # refuse before saying "Resuming"
         out.print(Text.assemble("Resuming ", (str(resume), "bold")))
@@ -87,6 +100,14 @@ def run(
             run_dir = new_run_dir(spec.name, out_dir)
             write_run_files(run_dir, spec.name, cfg, preset)
             print("\n".join(spec.plan(cfg, run_dir)))
+            return
+        if estimate:
+            from dlcurriculum.core.estimate import estimate as estimate_run
+
+            found = estimate_run(spec, cfg, preset, estimate_seconds)
+            sets = [f"--set {a}" for a in assignments]
+            command = " ".join(["dlc run", experiment, "--preset", preset, *sets])
+            out.print(found.describe(command), soft_wrap=True)
             return
         from dlcurriculum.core.seed import choose_device
 

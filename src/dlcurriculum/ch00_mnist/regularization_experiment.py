@@ -38,7 +38,10 @@ def run_regularization(cfg: RegularizationConfig, run_dir: Path) -> Result:
     val = Split(train_all.images[start:], train_all.labels[start:])
     done = runs.read_metrics(run_dir)
     cells = cfg.cells()
-    with runs.MetricLogger(run_dir, resume_step=len(done) - 1 if done else None) as logger:
+    with (
+        runs.MetricLogger(run_dir, resume_step=len(done) - 1 if done else None) as logger,
+        runs.progress(len(cells), "cells", initial=len(done)) as bar,
+    ):
         for i, (condition, size, seed) in enumerate(cells[len(done) :], start=len(done)):
             cell = cfg.cell_config(condition, size, seed)
             seed_everything(cell.seed)
@@ -55,6 +58,7 @@ def run_regularization(cfg: RegularizationConfig, run_dir: Path) -> Result:
                 seed=seed,
                 **{f"eval/{k}": v for k, v in out.items() if v is not None},
             )
+            bar.update(1)
     rows = runs.read_metrics(run_dir)
     return finish(
         run_dir, {"cells": len(rows), "table": aggregate(rows), "wall_time_s": clock.elapsed}

@@ -40,7 +40,10 @@ def run_ppo(cfg: PPOConfig, run_dir: Path) -> Result:
     )
     done = runs.read_metrics(run_dir)
     seeds = [cfg.seed + i for i in range(cfg.num_seeds)]
-    with runs.MetricLogger(run_dir, resume_step=len(done) - 1 if done else None) as logger:
+    with (
+        runs.MetricLogger(run_dir, resume_step=len(done) - 1 if done else None) as logger,
+        runs.progress(len(seeds), "seeds", initial=len(done)) as bar,
+    ):
         for i, seed in enumerate(seeds[len(done) :], start=len(done)):
             seed_cfg = dataclasses.replace(cfg, seed=seed, gif_episodes=cfg.gif_episodes * (i == 0))
             seed_dir = run_dir / f"seed_{seed}"
@@ -49,6 +52,7 @@ def run_ppo(cfg: PPOConfig, run_dir: Path) -> Result:
             runs.write_json(seed_dir / "summary.json", out)
             logged = ("final_eval_return", "best_eval_return", "steps_to_target")
             logger.log(i, seed=seed, **{f"charts/{k}": out[k] for k in logged})
+            bar.update(1)
     per_seed = [json.loads((run_dir / f"seed_{s}" / "summary.json").read_text()) for s in seeds]
     summary: dict[str, Any] = {
         "env": cfg.env,

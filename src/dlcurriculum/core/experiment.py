@@ -84,13 +84,18 @@ class ExperimentSpec:
 
     def report(self, run_dir: Path) -> Judgement:
         """(Re)draw figures and write report.md from the run folder alone."""
+        from dlcurriculum.compare import report_section
+
         record = load_record(run_dir)
+        if not record.summary:  # not finished: the verdicts only
+            return write_report(record, self.title, self.criteria, [], [], self.next_steps)
+        versus = ("Compared with the reference run", report_section(record))
         return write_report(
             record,
             self.title,
             self.criteria,
-            self.figures(record) if record.summary else [],
-            self.sections(record) if record.summary else [],
+            self.figures(record),
+            [versus, *self.sections(record)],
             self.next_steps,
         )
 

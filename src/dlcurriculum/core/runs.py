@@ -206,11 +206,17 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         ) from None
 
 
+meter: Any = None
+"""While `dlc run --estimate` times a run, its Meter (core/estimate.py): every progress bar
+and training session is shown to it. None otherwise."""
+
+
 def progress(total: int, desc: str, initial: int = 0) -> Any:
     """A progress bar on stderr (hidden when stderr is not a terminal)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, disable=None)
+    bar = tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, disable=None)
+    return meter.bar(bar, total, desc, initial) if meter else bar
 
 
 class Stopwatch:

@@ -104,6 +104,8 @@ class TrainingSession(Generic[S]):
             else None
         )
         self.bar = runs.progress(total, desc, initial=state.step)
+        if runs.meter:  # `dlc run --estimate` sizes a checkpoint of every session
+            runs.meter.session(self)
         self.clock_field = clock
         self.clock = runs.Stopwatch(getattr(state, clock))
 

@@ -16,49 +16,6 @@ from urllib.parse import quote, unquote, urlsplit
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-CSS = """\
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 0 auto;
-       padding: 0 1rem 3rem; color: #1d1d1f; }
-nav { padding: .8rem 0; border-bottom: 1px solid #ddd; margin-bottom: 1rem; }
-nav a { margin-right: 1.2rem; }
-a { color: #0b5cad; }
-table { border-collapse: collapse; margin: .6rem 0; display: block; overflow-x: auto; }
-th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: left;
-         vertical-align: top; }
-th { background: #f4f4f6; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-code, pre { font-family: ui-monospace, monospace; font-size: 90%; }
-pre { background: #f4f4f6; padding: .6rem; overflow-x: auto; }
-img { max-width: 100%; height: auto; }
-.badge { display: inline-block; border-radius: .3rem; padding: 0 .45rem; font-weight: 600;
-         font-size: 85%; color: #fff; }
-.pass { background: #1a7f37; } .fail { background: #cf222e; } .other { background: #6e7781; }
-.na { background: #9a6700; } .smoke { background: #8250df; }
-ul.criteria { list-style: none; padding-left: 0; }
-ul.criteria li { margin: .25rem 0; }
-.muted { color: #6e7781; }
-"""
-
-PAGE = """\
-<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="stylesheet" href="{root}style.css">
-<link rel="icon" href="data:,">
-</head>
-<body>
-<nav><a href="{root}index.html">Home</a><a href="{root}intro.html">Before you start</a>\
-<a href="{root}index.html#chapters">Chapters</a><a href="{root}runs.html">Runs</a></nav>
-<main>
-{body}
-</main>
-</body>
-</html>
-"""
-
 _MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -80,11 +37,6 @@ def slug(name: str) -> str:
 def href(path: str) -> str:
     """A relative URL for a site path, percent-encoded and HTML-escaped."""
     return esc(quote(path))
-
-
-def page(title: str, body: str, depth: int) -> str:
-    """A whole HTML page; `depth` is how many folders below the site root it lives."""
-    return PAGE.format(title=esc(title), root="../" * depth, body=body)
 
 
 def badge(text: str, kind: str) -> str:
