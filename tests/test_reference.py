@@ -87,6 +87,11 @@ def test_the_report_overlays_the_run_on_the_reference(runs: RealRuns) -> None:
         "| `test_accuracy` |" in report and "| final figure | yours | reference | delta |" in report
     )
     assert (runs.reference / "figures" / "reference_training.png").is_file()
+    pair = (
+        "| ![training](figures/training.png) "
+        "| ![reference training](figures/reference_training.png) |"
+    )
+    assert pair in report  # the same figure, yours and ours side by side
 
 
 def test_a_preset_without_record_says_which_exist(runs: RealRuns, tmp_path: Path) -> None:

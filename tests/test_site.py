@@ -236,6 +236,18 @@ def test_serve_binds_loopback_and_serves_the_site(built: RealSite, tmp_path: Pat
         make_server(tmp_path, 0)
 
 
+def test_site_build_with_relative_folders(
+    built: RealSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the README's command does: `dlc site build` from the folder holding runs/."""
+    shutil.copytree(built.runs.runs_root / "nqm", tmp_path / "runs" / "nqm")
+    monkeypatch.chdir(tmp_path)
+    pages = build_site(Path("runs"), Path("site"), strict=True)
+    assert (tmp_path / "site" / "index.html").is_file()
+    assert all((tmp_path / p).is_file() for p in pages)
+    assert (tmp_path / "site" / run_page(built.runs.nqm)).is_file()
+
+
 def test_dlc_site_build_command(built: RealSite, tmp_path: Path) -> None:
     out = tmp_path / "s"
     result = CliRunner().invoke(

@@ -86,14 +86,15 @@ def summary_rows(mine: Reference, ref: Reference) -> list[Row]:
 
 
 def overlay_figure(mine: Reference, ref: Reference, keys: list[str], path: Path) -> Path:
-    """One panel per curve: yours solid, the reference dashed."""
+    """One panel per curve: yours a line, the reference a grey band beneath it."""
     plt = pyplot()
     cols = min(3, len(keys))
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
     for ax, key in zip(axes.flat, keys, strict=False):
-        ax.plot(*mine.series(key), label="yours", lw=1.6)
-        ax.plot(*ref.series(key), "--", label="reference", lw=1.4, color="0.35")
+        # the reference as a wide grey band under your line: equal runs show one inside the other
+        ax.plot(*ref.series(key), label="reference", lw=4, color="0.6", alpha=0.5)
+        ax.plot(*mine.series(key), label="yours", lw=1.4, color="C0")
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -134,9 +135,14 @@ def report_section(record: RunRecord) -> str:
     if rows:
         table = [(f"`{r.key}`", _cell(r.mine), _cell(r.ref), r.delta) for r in rows]
         lines += ["", markdown_table(["final figure", "yours", "reference", "delta"], table)]
-    for fig in ref.figures:
+    pairs = []
+    for fig in ref.figures:  # yours and ours side by side where you have the same figure
         shutil.copyfile(fig, figures / f"reference_{fig.name}")
-        lines += ["", f"![reference {fig.stem}](figures/reference_{fig.name})"]
+        theirs = f"![reference {fig.stem}](figures/reference_{fig.name})"
+        yours = f"![{fig.stem}](figures/{fig.name})" if (figures / fig.name).is_file() else "-"
+        pairs.append((yours, theirs))
+    if pairs:
+        lines += ["", markdown_table(["yours", "reference"], pairs)]
     return "\n".join(lines)
 
 

@@ -89,12 +89,13 @@ class ExperimentSpec:
         record = load_record(run_dir)
         if not record.summary:  # not finished: the verdicts only
             return write_report(record, self.title, self.criteria, [], [], self.next_steps)
+        figures = self.figures(record)  # drawn first: the comparison shows them beside ours
         versus = ("Compared with the reference run", report_section(record))
         return write_report(
             record,
             self.title,
             self.criteria,
-            self.figures(record),
+            figures,
             [versus, *self.sections(record)],
             self.next_steps,
         )

@@ -35,7 +35,7 @@ CSS = """\
 .md-typeset .muted { color: var(--md-default-fg-color--light); }
 .md-typeset table:not([class]) { display: block; max-width: 100%; overflow-x: auto; }
 .md-typeset td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.md-typeset code { overflow-wrap: anywhere; }
+.md-typeset p > code, .md-typeset li > code { overflow-wrap: anywhere; }  /* tables scroll */
 .md-typeset math[display="block"] { overflow-x: auto; max-width: 100%; }
 @media screen and (max-width: 44.98em) {  /* a long inline formula scrolls, not the page */
   .md-typeset math:not([display="block"]) { display: inline-block; max-width: 100%;
@@ -220,7 +220,9 @@ def build(docs: Path, site: Path, nav: list[Any], fragments: Fragments) -> list[
     (docs / SHIM).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(__file__).parent / SHIM, docs / SHIM)
     cfg_file = docs.parent / "mkdocs.yml"
-    cfg_file.write_text(yaml.safe_dump(config(docs, site, nav), sort_keys=False))
+    # absolute: MkDocs reads relative folders from the config file's folder, not ours
+    settings = config(docs.resolve(), site.resolve(), nav)
+    cfg_file.write_text(yaml.safe_dump(settings, sort_keys=False))
     with _mkdocs_warnings() as warnings:
         cfg = load_config(str(cfg_file))
         cfg.plugins["dlc"] = _plugin(fragments)
