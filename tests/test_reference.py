@@ -3,14 +3,17 @@ on real runs: the smoke runs of test_progress and the records kept in the packag
 
 import json
 import shutil
+import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from dlcurriculum import reference
+from dlcurriculum import cli, reference
 from dlcurriculum.cli import app
-from dlcurriculum.compare import report_section, resolve
+from dlcurriculum.compare import report_section, resolve, shared_curves
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.report import load_record
 from tests.test_progress import RealRuns, real_runs
@@ -68,6 +71,16 @@ def test_curves_are_thinned_keeping_both_ends() -> None:
     assert "note" not in reference.curves(rows)
 
 
+def test_the_overlay_draws_results_not_counters_losses_first() -> None:
+    mnist = reference.load("mnist", "smoke")
+    assert mnist is not None
+    keys = ["seed", "charts/lr", "pgd/epoch", "val/accuracy", "losses/train"]
+    curves = {k: [[0, 1.0], [1, 0.5]] for k in keys} | {"eval/once": [[0, 1.0]]}
+    ref = replace(mnist, curves=curves)
+    assert shared_curves(ref, ref) == ["losses/train", "val/accuracy", "charts/lr"]
+    assert shared_curves(ref, ref, points=1)[-1] == "eval/once"  # dlc compare: last values
+
+
 def test_record_refuses_learner_code_and_unfinished_runs(runs: RealRuns, tmp_path: Path) -> None:
     with pytest.raises(DlcError, match="ran your code"):
         reference.record_run(runs.learner, tmp_path)
@@ -109,13 +122,64 @@ def test_dlc_compare_prints_the_deltas(runs: RealRuns, tmp_path: Path) -> None:
     summary = json.loads((run / "summary.json").read_text())
     summary["test_accuracy"] = 0.5
     (run / "summary.json").write_text(json.dumps(summary))
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    rows = [{**r, "val/loss": 9.0} if "val/loss" in r else r for r in rows]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = CliRunner().invoke(
         app, ["compare", str(run), str(runs.reference)], env={"COLUMNS": "200"}
     )
     assert result.exit_code == 0, result.output
-    before = load_record(runs.reference).summary["test_accuracy"]
+    record = load_record(runs.reference)
     [row] = [line for line in result.output.splitlines() if "test_accuracy" in line]
-    assert f"{0.5 - before:+.4g}" in row
+    assert f"{0.5 - record.summary['test_accuracy']:+.4g}" in row
+    [row] = [line for line in result.output.splitlines() if "val/loss" in line]
+    last = reference.run_curves(runs.reference)["val/loss"][-1][1]
+    assert f"{9.0 - last:+.4g}" in row  # the curves' last values, yours changed
     assert "Success criteria" in result.output and "val/accuracy" in result.output
     result = CliRunner().invoke(app, ["compare", str(tmp_path / "nothing")])
     assert isinstance(result.exception, DlcError) and "not a run folder" in str(result.exception)
+
+
+def _error_line(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: Any) -> str:
+    """What `dlc ARGS` prints on stderr when it refuses, asserted to be one line, exit 2."""
+    monkeypatch.setattr(sys, "argv", ["dlc", *args])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert exited.value.code == 2 and line.startswith("error:")
+    return line
+
+
+def test_bad_input_is_one_error_line(
+    runs: RealRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    run = _copy(runs.reference, tmp_path / "run")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "preset": "full"}))
+    line = _error_line(["compare", str(run)], monkeypatch, capsys)
+    assert "dlc reference record mnist --preset full" in line
+    line = _error_line(["reference", "record", "--from", str(runs.learner)], monkeypatch, capsys)
+    assert "ran your code" in line
+    line = _error_line(["reference", "record", "mnist", "--commit", "x"], monkeypatch, capsys)
+    assert "--commit goes with --from" in line
+    assert "not both" in _error_line(["reference", "record"], monkeypatch, capsys)
+
+
+def test_dlc_reference_record_writes_the_package_record(
+    runs: RealRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reference, "REFERENCES", tmp_path / "refs")
+    args = ["reference", "record", "--from", str(runs.reference), "--commit", "abc"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "mnist.quick.json  (the run's criteria: PASS)" in result.output
+    ref = reference.load("mnist", "quick", tmp_path / "refs")
+    assert ref is not None and ref.commit == "abc"
+    # the one command: a fresh run of the preset, kept under --out, then its record
+    args = ["reference", "record", "nqm", "--preset", "smoke", "--out", str(tmp_path / "runs")]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    ref = reference.load("nqm", "smoke", tmp_path / "refs")
+    assert ref is not None and ref.commit == reference.current_commit()
+    [kept] = (tmp_path / "runs" / "nqm").iterdir()
+    assert (kept / "summary.json").is_file()

@@ -21,8 +21,8 @@ MAX_PANELS = 6
 MAX_ROWS = 15
 FIRST = ("loss", "acc", "return", "reward", "kl")
 """Curves whose names hold these come first, in this order."""
-SKIP = ("epoch",)
-"""Counters, not results."""
+SKIP = ("epoch", "seed")
+"""Counters, not results (the last part of a key: `pgd/epoch` too)."""
 
 
 def as_reference(run_dir: Path) -> Reference:
@@ -55,14 +55,11 @@ def _rank(key: str) -> tuple[int, str]:
     return next((i for i, w in enumerate(FIRST) if w in low), len(FIRST)), key
 
 
-def shared_curves(mine: Reference, ref: Reference) -> list[str]:
-    """Curves both sides logged with at least 2 points, the telling ones first."""
-    both = [
-        k
-        for k in mine.curves
-        if k not in SKIP and len(mine.curves[k]) >= 2 and len(ref.curves.get(k, [])) >= 2
-    ]
-    return sorted(both, key=_rank)
+def shared_curves(mine: Reference, ref: Reference, points: int = 2) -> list[str]:
+    """Curves both sides logged with at least `points` points, the telling ones first."""
+    both = [k for k in mine.curves if k in ref.curves and k.rsplit("/", 1)[-1] not in SKIP]
+    enough = [k for k in both if min(len(mine.curves[k]), len(ref.curves[k])) >= points]
+    return sorted(enough, key=_rank)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from rich.table import Table
 from dlcurriculum import catalog
 from dlcurriculum.console import out
 from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.runs import read_json_object
 
 reference_app = typer.Typer(
     help="Reference runs kept in the package, which reports and `dlc compare` set yours beside.",
@@ -26,29 +27,42 @@ def reference_record(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a config field: key=value.")
     ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Keep the run under this folder (default: a temporary one)."),
+    ] = None,
     from_run: Annotated[
         Path | None, typer.Option("--from", help="Record this finished run instead.")
     ] = None,
+    commit: Annotated[
+        str, typer.Option(help="--from: the git commit of the code that made the run.")
+    ] = "",
 ) -> None:
     """Write the package's record of a reference run (src/dlcurriculum/references/)."""
     import tempfile
 
     from dlcurriculum import reference
     from dlcurriculum.core import experiment as exp
+    from dlcurriculum.core.seed import choose_device
+    from dlcurriculum.run_commands import print_verdicts
 
     if (experiment is None) == (from_run is None):
         raise DlcError("name an EXPERIMENT to run, or pass --from RUN_DIR (not both)")
-    if from_run is not None:
-        out.print(f"wrote  {reference.record_run(from_run)}")
-        return
-    assert experiment is not None
-    entry = catalog.get_experiment(experiment)
-    spec = exp.load_spec(entry.module, entry.attr)
-    cfg = spec.config(preset, list(set_ or []))
+    if commit and from_run is None:
+        raise DlcError("--commit goes with --from: a fresh run records this checkout's commit")
     with tempfile.TemporaryDirectory(prefix="dlc-reference-") as tmp:
-        result, _ = exp.launch(spec, cfg, preset, Path(tmp))
-        path = reference.record_run(result.run_dir, commit=reference.current_commit())
-        out.print(f"wrote  {path}")
+        run_dir = from_run
+        if run_dir is None:
+            entry = catalog.get_experiment(str(experiment))
+            spec = exp.load_spec(entry.module, entry.attr)
+            cfg = spec.config(preset, list(set_ or []))
+            choose_device(cfg.device)  # as `dlc run` does: fail before any run folder exists
+            result, judgement = exp.launch(spec, cfg, preset, out_dir or Path(tmp))
+            print_verdicts(result.run_dir, result.summary, judgement)
+            run_dir, commit = result.run_dir, reference.current_commit()
+        path = reference.record_run(run_dir, reference.REFERENCES, commit)
+        judged = read_json_object(run_dir / "criteria.json") or {}
+    out.print(f"wrote  {path}  (the run's criteria: {judged.get('status')})", soft_wrap=True)
 
 
 def compare(
@@ -59,7 +73,7 @@ def compare(
     ] = None,
 ) -> None:
     """Your run beside the reference run: criteria, final figures and curves, with deltas."""
-    from dlcurriculum.compare import criteria_rows, resolve, shared_curves, summary_rows
+    from dlcurriculum.compare import Row, criteria_rows, resolve, shared_curves, summary_rows
 
     mine, ref = resolve(run, against)
     where = against or f"the package's {ref.preset} reference, recorded {ref.recorded}"
@@ -69,15 +83,15 @@ def compare(
         table.add_row(*row)
     out.print(table)
     table = Table("final figure", "yours", "reference", "delta", title="Final figures")
-    table.add_row("wall time (s)", f"{mine.wall_time_s:.1f}", f"{ref.wall_time_s:.1f}", "")
     for r in summary_rows(mine, ref):
         table.add_row(r.key, _num(r.mine), _num(r.ref), r.delta)
     out.print(table)
-    table = Table("curve", "yours (last)", "reference (last)", title="Curves, last value")
-    for key in shared_curves(mine, ref):
-        table.add_row(key, _num(mine.curves[key][-1][1]), _num(ref.curves[key][-1][1]))
+    table = Table("curve", "yours", "reference", "delta", title="Curves, last value")
+    for key in shared_curves(mine, ref, points=1):
+        r = Row(key, mine.curves[key][-1][1], ref.curves[key][-1][1])
+        table.add_row(key, _num(r.mine), _num(r.ref), r.delta)
     out.print(table)
-    only = sorted(set(mine.summary) ^ set(ref.summary))
+    only = sorted({*mine.summary, *mine.curves} ^ {*ref.summary, *ref.curves})
     if only:
         out.print(f"In one side only: {', '.join(only[:20])}" + (" ..." if len(only) > 20 else ""))
 
