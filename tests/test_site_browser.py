@@ -157,6 +157,23 @@ def test_every_chapter_page_shows_a_figure_and_typeset_maths(browser: Any, built
     assert with_maths >= 6, "the chapters' formulas should render as maths"
 
 
+def test_chapter_pages_have_contents_prev_next_and_highlighted_code(
+    browser: Any, built: RealSite
+) -> None:
+    page = _open(browser, _chapter_urls(built)["ch01_transformers"])
+    toc = page.locator("nav.md-nav--secondary a").all_inner_texts()
+    assert "Readings" in toc and "Write the code" in toc
+    prev = page.locator("a.md-footer__link--prev").get_attribute("href") or ""
+    following = page.locator("a.md-footer__link--next").get_attribute("href") or ""
+    assert prev.endswith("ch00_mnist.html") and following.endswith("ch02_scaling_laws.html")
+    colours = page.evaluate(
+        "() => new Set([...document.querySelectorAll('article .highlight pre span')]"
+        ".map(s => getComputedStyle(s).color)).size"
+    )
+    assert colours >= 3, "the code is not highlighted"
+    page.close()
+
+
 def test_hints_and_solutions_are_folded_until_opened(browser: Any, built: RealSite) -> None:
     page = _open(browser, _chapter_urls(built)["ch01_transformers"])
     folds = page.locator("article details")
