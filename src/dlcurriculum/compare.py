@@ -46,7 +46,7 @@ def as_reference(run_dir: Path) -> Reference:
         criteria=judged or {},
         summary=reference.flat_summary(record.summary),
         curves=reference.curves(record.metrics),
-        figures=tuple(reference._report_figures(run_dir)),
+        figures=tuple(reference.report_figures(run_dir)),
     )
 
 

@@ -125,7 +125,7 @@ def flat_summary(value: Any, prefix: str = "") -> dict[str, Number | str]:
     return {}
 
 
-def _report_figures(run_dir: Path) -> list[Path]:
+def report_figures(run_dir: Path) -> list[Path]:
     """The figures report.md shows under "## Figures", in order."""
     report = run_dir / "report.md"
     text = report.read_text(encoding="utf-8") if report.is_file() else ""
@@ -186,7 +186,7 @@ def record_run(run_dir: Path, root: Path = REFERENCES, commit: str = "") -> Path
     folder = root / f"{experiment}.{preset}"
     shutil.rmtree(folder, ignore_errors=True)
     # a smoke run's figures show nothing worth shipping; its curves still test the overlay
-    figures = _report_figures(run_dir) if preset != "smoke" else []
+    figures = report_figures(run_dir) if preset != "smoke" else []
     if figures:
         folder.mkdir(parents=True)
     for p in figures:
