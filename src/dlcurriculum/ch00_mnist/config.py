@@ -89,7 +89,9 @@ _MNIST = {
         test_size=2000,
         evals_per_epoch=4,
     ),
-    "quick": MNISTConfig(train_size=55_000, val_size=5_000, evals_per_epoch=2),
+    # width 16 (24k parameters): a quarter of width 32's convolution cost, still 99.2% on
+    # validation in 2 epochs (seeds 0-1; width 32: 99.4%), so it reaches 99% about 4x sooner
+    "quick": MNISTConfig(width=16, train_size=55_000, val_size=5_000, evals_per_epoch=2),
     "full": MNISTConfig(train_size=55_000, val_size=5_000, epochs=8, augment=2, evals_per_epoch=2),
 }
 
