@@ -86,6 +86,9 @@ def test_banned_tokens_are_never_chosen() -> None:
         logits, 1.0, generator=torch.Generator().manual_seed(0), banned=[0, 2]
     )
     assert set(samples.tolist()) == {1, 3}
+    # the last token banned: the inverse-CDF draw must stop short of the CDF's end
+    samples = sample_next_token(logits, 1.0, generator=torch.Generator().manual_seed(0), banned=[3])
+    assert set(samples.tolist()) == {0, 1, 2}
     out = generate(tiny_model(), torch.tensor([[1, 2]]), 30, banned=[0, 5])
     assert not torch.isin(out[:, 2:], torch.tensor([0, 5])).any()
 

@@ -1,9 +1,12 @@
 """Schedule, optimizer groups and one training step."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from dlcurriculum.ch01_transformers.lm_training import lm_loss, lr_at, make_optimizer, train_step
+from dlcurriculum.ch01_transformers.model import Transformer
 from dlcurriculum.ch01_transformers.reversal import (
     evaluate_reversal,
     per_position_accuracy,
@@ -43,6 +46,23 @@ def test_train_step_lowers_the_loss_and_clips() -> None:
     for _ in range(30):
         last, _ = train_step(model, opt, tokens, lr=1e-2, max_grad_norm=1.0)
     assert last < 0.5 * first
+
+
+@pytest.mark.parametrize("changes", [{}, {"tie_embeddings": True, "act_fn": "gelu"}], ids=str)
+def test_fast_path_trains_like_the_reference_path(changes: dict) -> None:
+    """Same init, same batches: the fast path's losses (fused kernels and fused AdamW, as
+    train_lm runs it) follow the reference path's step for step."""
+    ref = tiny_model(**changes)
+    fast = Transformer(dataclasses.replace(ref.cfg, fast_path=True))
+    fast.load_state_dict(ref.state_dict())
+    g = torch.Generator().manual_seed(0)
+    batches = 10 * list(torch.randint(0, ref.cfg.d_vocab, (4, 8, ref.cfg.n_ctx), generator=g))
+    losses = []
+    for model, fused in ((ref, False), (fast, True)):
+        opt = make_optimizer(model, lr=1e-2, weight_decay=0.1, fused=fused)
+        losses.append([train_step(model, opt, b, 1e-2, max_grad_norm=1.0)[0] for b in batches])
+    assert losses[0][-1] < losses[0][0] - 0.5  # 4 batches, seen 10 times: it learns them
+    torch.testing.assert_close(losses[1], losses[0], rtol=0, atol=1e-5)
 
 
 def test_reversal_batch_layout() -> None:

@@ -78,8 +78,15 @@ def sample_next_token(
     if temperature == 0:
         return logits.argmax(dim=-1)
     logits = filter_logits(logits.float() / temperature, top_k, top_p)
-    probs = logits.softmax(dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    # Inverse-CDF sampling: one uniform draw per row. torch.multinomial draws one
+    # exponential per vocabulary entry instead, which was half of sampling's time at a
+    # 6k-piece vocabulary (measured, one CPU thread). Token i is drawn when
+    # cdf[i - 1] <= u < cdf[i]: an empty interval for a token of probability 0.
+    cdf = logits.softmax(dim=-1).cumsum(dim=-1)
+    total = cdf[:, -1:]
+    u = torch.rand(total.shape, generator=generator, device=cdf.device) * total
+    u = torch.minimum(u, total.nextafter(torch.zeros_like(total)))  # u < total, even rounded
+    return torch.searchsorted(cdf, u, right=True).squeeze(-1)
 
 
 @torch.inference_mode()
