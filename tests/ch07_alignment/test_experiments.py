@@ -46,9 +46,9 @@ def test_smoke_run_writes_every_stage_and_a_report(tmp_path: Path, monkeypatch) 
     assert s["bt_accuracy"] * pairs["n_test"] == pytest.approx(
         round(s["bt_accuracy"] * pairs["n_test"])
     )
-    # the label-count curve: the configured counts, then the whole training split (128 of 160)
+    # the label-count curve: the configured counts, then the whole training split (320 of 400)
     assert (
-        [c["n"] for c in s["label_curve"]] == [*cfg.label_curve, s["rm_n_train"]] == [40, 80, 128]
+        [c["n"] for c in s["label_curve"]] == [*cfg.label_curve, s["rm_n_train"]] == [40, 80, 320]
     )
     assert s["label_curve"][-1]["accuracy"] == s["rm_accuracy"]
     for c in s["label_curve"]:
@@ -149,7 +149,7 @@ def test_prompted_run_continues_corpus_prompts_against_the_comparison_model(
 @pytest.mark.parametrize(
     ("assignments", "message"),
     [
-        (["heldout_fraction=0.999"], r"heldout_fraction \(0.999\) of n_label_samples \(160\)"),
+        (["heldout_fraction=0.999"], r"heldout_fraction \(0.999\) of n_label_samples \(400\)"),
         (["num_minibatches=3"], r"batch_size \(32\) must be a multiple of num_minibatches \(3\)"),
         (["min_clipfrac=0.5"], r"min_clipfrac \(0.5\) must be below max_clipfrac \(0.2\)"),
         (["kl_milestones=2,1"], r"kl_milestones must rise"),
@@ -164,3 +164,13 @@ def test_prompted_run_continues_corpus_prompts_against_the_comparison_model(
 def test_rlhf_config_refuses_what_it_cannot_run_with(assignments: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         RLHF.config("smoke", assignments)
+
+
+def test_aux_dtype_is_one_of_three() -> None:
+    with pytest.raises(DlcError, match=r"aux_dtype=float16: choose one of auto, float32"):
+        RLHF.config("smoke", ["aux_dtype=float16"])
+
+
+def test_a_held_out_split_of_neutral_labels_only_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DlcError, match=r"held-out labels are neutral.* lower neutral_threshold"):
+        _run(tmp_path, "a", "neutral_threshold=0.999")

@@ -10,6 +10,7 @@ from dlcurriculum.ch09_adversarial_training import redteam_experiment as rx
 from dlcurriculum.ch09_adversarial_training.experiments import REDTEAM
 from dlcurriculum.ch09_adversarial_training.prompts import PROBES
 from dlcurriculum.core.experiment import launch
+from dlcurriculum.core.precision import choose_dtype
 from dlcurriculum.core.report import FAIL, NOT_MEASURED, PASS, SMOKE
 
 
@@ -104,15 +105,15 @@ def rx_red_state(cfg) -> dict:
     return model.state_dict()
 
 
-def test_sample_dtype_is_bfloat16_only_where_the_cpu_multiplies_it_natively(monkeypatch) -> None:
+def test_auto_dtype_is_bfloat16_only_where_the_cpu_multiplies_it_natively(monkeypatch) -> None:
     cpu = torch.device("cpu")
     for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
-    assert rx.sample_dtype("auto", cpu) == torch.float32
+    assert choose_dtype("auto", cpu) == torch.float32
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
-    assert rx.sample_dtype("auto", cpu) == torch.bfloat16
-    assert rx.sample_dtype("float32", cpu) == torch.float32
-    assert rx.sample_dtype("bfloat16", cpu) == torch.bfloat16
+    assert choose_dtype("auto", cpu) == torch.bfloat16
+    assert choose_dtype("float32", cpu) == torch.float32
+    assert choose_dtype("bfloat16", cpu) == torch.bfloat16
 
 
 def test_answer_aligns_replies_and_resumes_with_the_same_seeds(tmp_path, monkeypatch) -> None:

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from dlcurriculum.ch01_transformers.model import Transformer, config_of
 from dlcurriculum.ch07_alignment.reward_model import fit
+from dlcurriculum.ch07_alignment.sampled_logprobs import final_residual
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,7 @@ class ScalarRewardModel(nn.Module):
 
     def residual(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
         """The final layer-normed residual stream (what the unembedding would read)."""
-        body = self.body
-        resid = body.embed(tokens) + body.pos_embed(tokens.shape[1], 0)
-        for block in body.blocks:
-            resid = block(resid, None)
-        return body.ln_final(resid)
+        return final_residual(self.body, tokens)
 
     def forward(
         self, tokens: Int[Tensor, "batch pos"], last: Int[Tensor, " batch"]

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from dlcurriculum.core.config import RunConfig, check, one_of, require
+from dlcurriculum.core.precision import DType
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,11 @@ class RLHFConfig(RunConfig):
     """Corpus prompts PPO draws from when `prompted` (the judges see other ones)."""
     time_budget_s: float = 0.0
     """Wall time the run should finish within (0 = none: the time criterion is N/A)."""
+    aux_dtype: DType = "auto"
+    """Number format of the models around the policy: the sentence encoder of the reward
+    model, the comparison reward model and the chat-model judge. auto is bfloat16 where the
+    hardware multiplies it natively (half their time there), else float32. The policy always
+    samples and trains in float32: PPO's ratios compare its log-probabilities to the bit."""
 
     def __post_init__(self) -> None:
         check(self, "sample_tokens", "rm_epochs", "rm_batch_size", "prompt_pieces", ge=1)
@@ -132,6 +138,7 @@ class RLHFConfig(RunConfig):
         check(self, "corpus_share", ge=0, lt=1)  # some labels stay samples: like the test set
         check(self, "clear_threshold", gt=0, le=1)
         one_of(self, "rm_base", ("shakespeare", "minilm"))
+        one_of(self, "aux_dtype", ("auto", "float32", "bfloat16"))
         check(self, "neutral_threshold", ge=0, lt=1)  # VADER's compound score is in [-1, 1]
         check(self, "comparison_margin", ge=0, lt=2)  # ... so two differ by less than 2
         check(self, "min_rm_accuracy", "min_bt_accuracy", "min_clip_in_band", ge=0, le=1)
@@ -179,7 +186,7 @@ class RLHFConfig(RunConfig):
 PRESETS: dict[str, dict[str, RLHFConfig]] = {
     "rlhf": {
         "smoke": RLHFConfig(
-            n_label_samples=160,
+            n_label_samples=400,
             label_curve=(40, 80),
             sample_tokens=12,
             rm_epochs=2,

@@ -42,6 +42,7 @@ from dlcurriculum.ch07_alignment.sentence_rm import (
 from dlcurriculum.ch07_alignment.tasks import HappySad, sentence_happy_sad, shakespeare_happy_sad
 from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError
+from dlcurriculum.core.precision import choose_dtype
 from dlcurriculum.core.stats import wilson_interval
 from dlcurriculum.data import load_shakespeare
 
@@ -88,13 +89,18 @@ def training_labels(train: Pairs, snippets: Pairs, n: int, share: float) -> Pair
     return snippets[:k] + train[: n - k]
 
 
+def _encoder(cfg: RLHFConfig) -> Callable[[Sequence[str]], Tensor]:
+    """The MiniLM sentence encoder, in the run's aux_dtype."""
+    return minilm_encoder(load_encoder(), choose_dtype(cfg.aux_dtype, torch.device("cpu")))
+
+
 def _fitter(
     cfg: RLHFConfig, policy: Any, tokenizer: Any, ex: Impl, test: Sequence[str]
 ) -> Callable[[Pairs, torch.Generator], tuple[Any, Tensor, list[float]]]:
     """labels, generator -> (a trained reward model, its P(positive) on `test`, its step losses)."""
     settings = RMTrainSettings(cfg.rm_epochs, cfg.rm_batch_size, cfg.rm_lr)
     if cfg.rm_base == "minilm":
-        encode = minilm_encoder(load_encoder())
+        encode = _encoder(cfg)
         test_emb = encode(test)
 
         def fit_minilm(labels: Pairs, g: torch.Generator) -> tuple[Any, Tensor, list[float]]:
@@ -131,7 +137,7 @@ def _load(cfg: RLHFConfig, run_dir: Path, policy: Any, tokenizer: Any) -> HappyS
         path = run_dir / "reward_head.pt"
         if not path.exists():
             return None
-        srm = SentenceRewardModel(minilm_encoder(load_encoder()))
+        srm = SentenceRewardModel(_encoder(cfg))
         srm.load_state_dict(torch.load(path, map_location="cpu"))
         return _as_happy_sad(cfg, srm.eval(), tokenizer)
     path = run_dir / "reward_model.pt"
@@ -173,6 +179,12 @@ def stage_reward_model(
     snippets = mine or clear_snippets(cfg, max(round(share * n) for n in counts))
     test_labels = [lab for _, lab in test]
     n_sided = sum(lab != "neutral" for lab in test_labels)
+    if n_sided == 0:
+        raise DlcError(
+            f"all {len(test)} held-out labels are neutral, so the reward model's accuracy "
+            "cannot be measured: raise n_label_samples or heldout_fraction, or lower "
+            "neutral_threshold"
+        )
     fit = _fitter(cfg, policy, tokenizer, ex, [t for t, _ in test])
     rm_train = training_labels(train, snippets, n_rm, share)
     fitted, p, losses = fit(rm_train, g)

@@ -43,6 +43,7 @@ from dlcurriculum.ch07_alignment.samples import (
 from dlcurriculum.ch07_alignment.tasks import HappySad
 from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError, install_hint
+from dlcurriculum.core.precision import autocast, choose_dtype
 from dlcurriculum.data import load_shakespeare
 from dlcurriculum.lm import OFFLINE_DEFAULT, smollm2_dir
 
@@ -104,10 +105,12 @@ def stage_comparisons(
 
     bt = ScalarRewardModel(policy)
     bt_settings = BTTrainSettings(cfg.bt_epochs, cfg.rm_batch_size, cfg.bt_lr)
-    losses = train_bradley_terry(
-        bt, encode(train, "chosen"), encode(train, "rejected"), bt_settings, g
-    )
-    r_c, r_r = rewards(bt, *encode(test, "chosen")), rewards(bt, *encode(test, "rejected"))
+    device = next(policy.parameters()).device
+    with autocast(choose_dtype(cfg.aux_dtype, device), device):  # weights stay float32
+        losses = train_bradley_terry(
+            bt, encode(train, "chosen"), encode(train, "rejected"), bt_settings, g
+        )
+        r_c, r_r = rewards(bt, *encode(test, "chosen")), rewards(bt, *encode(test, "rejected"))
     base_c = happy_sad.p_positive([c.chosen for c in test]).log()
     base_r = happy_sad.p_positive([c.rejected for c in test]).log()
     clear = torch.tensor([c.margin >= 0.5 for c in test])
@@ -169,7 +172,8 @@ def lm_judge_rates(
     texts = [t for m in milestones for t in m["texts"][: cfg.judge_lm_samples]]
     sample = heldout[: cfg.judge_lm_agreement]
     # one call, so that every batch is full
-    labels = judge.labels(texts + [t for t, _ in sample])
+    with autocast(choose_dtype(cfg.aux_dtype, device), device):
+        labels = judge.labels(texts + [t for t, _ in sample])
     rates, start = [], 0
     for m in milestones:
         n = len(m["texts"][: cfg.judge_lm_samples])
@@ -253,5 +257,7 @@ def summarize(
         "low_clip_iterations": sum(c < cfg.min_clipfrac for c in clip),
         "sqrt_kl_r2": line_r2(steps, sqrt_kl),
         "milestones": table,
+        # what auto meant on this machine (the policy itself is always float32)
+        "aux_dtype": str(choose_dtype(cfg.aux_dtype, torch.device("cpu"))).removeprefix("torch."),
         **({"lm_judge": {k: v for k, v in lm_judge.items() if k != "rates"}} if lm_judge else {}),
     }

@@ -36,6 +36,7 @@ from dlcurriculum.ch09_adversarial_training.redteam import (
 from dlcurriculum.core import runs
 from dlcurriculum.core.errors import DlcError
 from dlcurriculum.core.experiment import Result, finish
+from dlcurriculum.core.precision import choose_dtype
 from dlcurriculum.core.seed import choose_device, seed_everything
 from dlcurriculum.core.stats import wilson_interval
 
@@ -47,21 +48,6 @@ def _load_lm(name: str, device: torch.device, seed: int) -> tuple[Any, Any]:
         model, tokenizer = tiny_causal_lm(seed=seed)
         return model.to(device), tokenizer
     return load_causal_lm(name, device=str(device))
-
-
-def sample_dtype(name: str, device: torch.device) -> torch.dtype:
-    """The sampling dtype: `name`, or for auto bfloat16 where matmuls run natively in it
-    (CUDA with bf16, CPUs with AVX512-BF16 or AMX); emulated bf16 is slower than float32."""
-    if name != "auto":
-        return torch.bfloat16 if name == "bfloat16" else torch.float32
-    if device.type == "cuda":
-        native = torch.cuda.is_bf16_supported()
-    elif device.type == "cpu":
-        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-        native = any(getattr(torch.cpu, p, lambda: False)() for p in probes)
-    else:
-        native = False
-    return torch.bfloat16 if native else torch.float32
 
 
 def _failing(cases: list[Case], threshold: float) -> list[Case]:
@@ -79,7 +65,7 @@ def run_redteam(cfg: RedTeamConfig, run_dir: Path) -> Result:
         target, target_tok = copy.deepcopy(red).requires_grad_(False), red_tok
     else:
         target, target_tok = _load_lm(cfg.target_model, device, cfg.seed + 1)
-    dtype = sample_dtype(cfg.sample_dtype, device)
+    dtype = choose_dtype(cfg.sample_dtype, device)
     target = target.to(dtype)
     pipe = Pipeline(
         red=red,
