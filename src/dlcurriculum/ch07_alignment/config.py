@@ -118,10 +118,11 @@ class RLHFConfig(RunConfig):
     time_budget_s: float = 0.0
     """Wall time the run should finish within (0 = none: the time criterion is N/A)."""
     aux_dtype: DType = "auto"
-    """Number format of the models around the policy: the sentence encoder of the reward
-    model, the comparison reward model and the chat-model judge. auto is bfloat16 where the
-    hardware multiplies it natively (half their time there), else float32. The policy always
-    samples and trains in float32: PPO's ratios compare its log-probabilities to the bit."""
+    """Number format of the frozen models around the policy: the sentence encoder of the
+    reward model and the chat-model judge. auto is bfloat16 where the hardware multiplies
+    it natively (half their time there), else float32. The policy always samples and trains
+    in float32 (PPO's ratios compare its log-probabilities to the bit), and so does the
+    comparison reward model (in bf16 its held-out accuracy fell to chance)."""
 
     def __post_init__(self) -> None:
         check(self, "sample_tokens", "rm_epochs", "rm_batch_size", "prompt_pieces", ge=1)
