@@ -5,8 +5,17 @@ import pytest
 import torch
 from torch.distributions import Categorical, Normal
 
-from dlcurriculum.ch06_reinforcement_learning.agent import ActionSpec, ActorCritic
-from dlcurriculum.ch06_reinforcement_learning.envs import PROBES, make_vec_env
+from dlcurriculum.ch06_reinforcement_learning.agent import (
+    ActionSpec,
+    ActorCritic,
+    sample_categorical,
+)
+from dlcurriculum.ch06_reinforcement_learning.envs import (
+    PROBES,
+    CartPoleVecEnv,
+    GymnasiumVecEnv,
+    make_vec_env,
+)
 from dlcurriculum.core.errors import DlcError
 
 
@@ -28,6 +37,46 @@ def test_cartpole_terminates_resets_in_the_same_step_and_reports_final_obs() -> 
             assert info["episode"]["r"][i] == lengths[i]
             lengths[i] = 0
     assert info["_final_obs"].dtype == bool
+
+
+def _assert_same_steps(a: tuple, b: tuple) -> None:
+    for x, y in zip(a[:4], b[:4], strict=True):  # obs, rewards, terminated, truncated
+        assert x.dtype == y.dtype
+        np.testing.assert_array_equal(x, y)
+    for key in ("final_obs", "_final_obs", "_episode"):
+        np.testing.assert_array_equal(a[4][key], b[4][key])
+    for key in ("r", "l"):
+        np.testing.assert_array_equal(a[4]["episode"][key], b[4]["episode"][key])
+
+
+def test_numpy_cartpole_follows_gymnasiums_trajectories_exactly() -> None:
+    gym_env, ours = GymnasiumVecEnv("CartPole-v1", 4), make_vec_env("CartPole-v1", 4)
+    assert isinstance(ours, CartPoleVecEnv)
+    obs, _ = gym_env.reset(seed=5)
+    np.testing.assert_array_equal(obs, ours.reset(seed=5)[0])
+    rng = np.random.default_rng(0)
+    noise = np.array([0.0, 0.02, 0.1, 0.5])  # per copy: from balancing to flailing
+    ends = np.zeros(2, int)
+    for t in range(3000):
+        # a noisy balancing controller: episodes end by failure and by the time limit
+        actions = ((obs[:, 2] + 0.5 * obs[:, 3] > 0) ^ (rng.random(4) < noise)).astype(np.int64)
+        step = gym_env.step(actions)
+        _assert_same_steps(step, ours.step(actions))
+        obs = step[0]
+        ends += step[2].sum(), step[3].sum()
+        if t == 1500:  # a checkpoint of the old env resumes in the new one
+            legacy = CartPoleVecEnv(4)
+            legacy.set_state(gym_env.get_state())
+            ours = legacy
+    assert ends.min() > 0, f"terminations and truncations {ends}"
+
+
+def test_sample_categorical_draws_what_multinomial_draws() -> None:
+    probs = torch.softmax(torch.randn(64, 15), -1)
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    for _ in range(20):
+        expected = torch.multinomial(probs, 1, generator=g1).squeeze(-1)
+        assert torch.equal(sample_categorical(probs, g2), expected)
 
 
 def test_state_round_trip_continues_identically() -> None:

@@ -1,4 +1,4 @@
-"""Vector environments: Gymnasium and Procgen adapters, and probe environments for tests.
+"""Vector environments: Gymnasium and Procgen adapters, a numpy CartPole, and probes for tests.
 
 Every environment here is a gymnasium-style vector env: `reset(seed) -> (obs, info)` and
 `step(actions) -> (obs, rewards, terminated, truncated, info)` over `num_envs` copies,
@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from dlcurriculum.ch06_reinforcement_learning.agent import ActionSpec
+from dlcurriculum.ch06_reinforcement_learning.cartpole import CartPoleVecEnv
+from dlcurriculum.ch06_reinforcement_learning.vec_env import VecEnv
 from dlcurriculum.core.errors import DlcError, install_hint
 
 PROCGEN_GAMES = (
@@ -38,57 +40,6 @@ PROBES = {
     " is bootstrapped",
     "probe-continuous": "observation ±0.5, reward -(action - observation)^2: Gaussian mean = obs",
 }
-
-
-class VecEnv:
-    """The interface the training loop uses, plus the bookkeeping every adapter shares."""
-
-    num_envs: int
-    obs_shape: tuple[int, ...]
-    obs_dtype: np.dtype
-    action: ActionSpec
-
-    def _start_tracking(self) -> None:
-        self._ep_return = np.zeros(self.num_envs, np.float64)
-        self._ep_length = np.zeros(self.num_envs, np.int64)
-
-    def _info(self, rewards: np.ndarray, done: np.ndarray, final_obs: np.ndarray) -> dict:
-        """Episode statistics of this step, then reset the finished envs' counters."""
-        self._ep_return += rewards
-        self._ep_length += 1
-        info = {
-            "final_obs": final_obs,
-            "_final_obs": done.copy(),
-            "episode": {"r": self._ep_return.copy(), "l": self._ep_length.copy()},
-            "_episode": done.copy(),
-        }
-        self._ep_return[done], self._ep_length[done] = 0.0, 0
-        return info
-
-    def reset(self, seed: int) -> tuple[np.ndarray, dict]:
-        """Reset every copy; copy i is seeded with seed + i."""
-        raise NotImplementedError
-
-    def step(
-        self, actions: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        """Act in every copy; finished copies are reset in the same step."""
-        raise NotImplementedError
-
-    def get_state(self) -> bytes:
-        """Everything needed to continue identically (for checkpoints)."""
-        raise NotImplementedError
-
-    def set_state(self, state: bytes) -> None:
-        """Restore what `get_state` returned."""
-        raise NotImplementedError
-
-    def render(self) -> np.ndarray | None:
-        """An RGB frame [H, W, 3] of copy 0, or None where the env cannot draw itself."""
-        return None
-
-    def close(self) -> None:
-        """Release the environments' resources."""
 
 
 class GymnasiumVecEnv(VecEnv):
@@ -324,7 +275,8 @@ def make_vec_env(
     start_level: int = 0,
     render: bool = False,
 ) -> VecEnv:
-    """The vector env for an id: a probe, a Procgen game, or any Gymnasium id.
+    """The vector env for an id: a probe, a Procgen game, or any Gymnasium id (CartPole-v1:
+    the numpy CartPoleVecEnv, unless it must render).
 
     Args:
         env_id: "probe-...", a Procgen game name such as "starpilot", or a Gymnasium id.
@@ -343,4 +295,6 @@ def make_vec_env(
         return ProcgenVecEnv(env_id, num_envs, distribution_mode, num_levels, start_level)
     if "-v" not in env_id:  # every Gymnasium id carries a version; this is likely a typo
         raise DlcError(f"unknown environment {env_id!r}. {_KNOWN}")
+    if env_id == "CartPole-v1" and not render:
+        return CartPoleVecEnv(num_envs)
     return GymnasiumVecEnv(env_id, num_envs, render)

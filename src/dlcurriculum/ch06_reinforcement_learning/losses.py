@@ -105,14 +105,15 @@ def approx_kl(
 
 def clip_fraction(
     logprobs: Float[Tensor, " batch"], old_logprobs: Float[Tensor, " batch"], clip_coef: float
-) -> float:
+) -> Float[Tensor, ""]:
     """Share of the samples whose probability ratio left [1 - clip_coef, 1 + clip_coef].
 
     A healthy PPO update clips a few percent to about 20% of the samples; zero means the
-    policy barely moves, a large share means the steps are too big.
+    policy barely moves, a large share means the steps are too big. A scalar tensor, so the
+    training loop can average it over an update without one `.item()` per step.
     """
     ratio = (logprobs - old_logprobs).exp()
-    return ((ratio - 1.0).abs() > clip_coef).float().mean().item()
+    return ((ratio - 1.0).abs() > clip_coef).float().mean()
 
 
 def explained_variance(

@@ -104,7 +104,7 @@ def ppo_update(
     if cfg.norm_adv:  # per rollout, so adv/mean and adv/std are exactly the statistics used
         buffer.advantages = ns.normalize_advantages(buffer.advantages)
     logs: dict[str, list[torch.Tensor]] = {k: [] for k in ("pg", "v", "ent", "kl", "clip", "gn")}
-    epochs = 0
+    params, epochs = list(agent.parameters()), 0
     for _ in range(cfg.update_epochs):
         epochs += 1
         epoch_kl = []
@@ -117,14 +117,14 @@ def ppo_update(
             loss = ns.ppo_loss(pg_loss, v_loss, entropy, cfg.ent_coef, cfg.vf_coef)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            grad_norm = nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)
+            grad_norm = nn.utils.clip_grad_norm_(params, cfg.max_grad_norm, foreach=True)
             terms = {"policy loss": pg_loss, "value loss": v_loss, "entropy": ent}
             if not torch.isfinite(torch.stack([loss.detach(), grad_norm])).all():
                 raise _nonfinite(terms, grad_norm, logprob, mb.logprobs)
             optimizer.step()
             with torch.no_grad():
                 kl = ns.approx_kl(logprob, mb.logprobs).detach()
-            clipped = torch.tensor(clip_fraction(logprob.detach(), mb.logprobs, clip_coef))
+            clipped = clip_fraction(logprob.detach(), mb.logprobs, clip_coef)
             for key, x in zip(logs, (pg_loss, v_loss, ent, kl, clipped, grad_norm), strict=True):
                 logs[key].append(x.detach())
             epoch_kl.append(kl)
