@@ -134,3 +134,15 @@ def test_quick_preset_trains_on_a_few_hundred_labels() -> None:
     quick = PRESETS["rlhf"]["quick"]
     assert quick.rm_labels <= 500 and quick.rm_base == "minilm"
     assert 500 in quick.label_curve and quick.min_rm_accuracy >= 0.7
+
+
+def test_the_bf16_encoder_gives_the_float32_embeddings_within_rounding() -> None:
+    texts = _sentences(GOOD, 0, 8) + _sentences(BAD, 1, 8)
+    full = encode()(texts)
+    half = minilm_encoder(load_encoder(), torch.bfloat16)(texts)
+    assert half.dtype == torch.float32 and half.shape == full.shape
+    gap = (half - full).abs().max().item()
+    assert 0 < gap < 1e-2  # bf16 did run (not bit-equal), and stayed close
+    # ... close enough that no text changes side under a sentiment direction
+    direction = full[:8].mean(0) - full[8:].mean(0)
+    assert torch.equal((full @ direction) > 0, (half @ direction) > 0)
