@@ -95,6 +95,9 @@ class PPOConfig(RunConfig):
     """Evaluation episodes of the first seed recorded to eval.gif (0 = no GIF)."""
     checkpoint_every: int = 50
     """Updates between checkpoints (one is always written at the end)."""
+    fast_path: bool = False
+    """Take the MLP agent's gradient from the hand-derived fast_update.py instead of autograd:
+    the same losses, 2x faster steps (discrete actions, two trunks; always off with --impl)."""
     num_threads: int = 1
     """torch CPU threads (1 is fastest for small networks on a busy machine; 0 = default)."""
 
@@ -158,9 +161,10 @@ _CARTPOLE = {
         eval_episodes=5,
         gif_episodes=1,
         checkpoint_every=8,
+        fast_path=True,
     ),
-    "quick": PPOConfig(total_timesteps=50_000, num_seeds=5, min_seeds_solved=4),
-    "full": PPOConfig(total_timesteps=100_000, num_seeds=10, min_seeds_solved=9),
+    "quick": PPOConfig(total_timesteps=50_000, num_seeds=5, min_seeds_solved=4, fast_path=True),
+    "full": PPOConfig(total_timesteps=100_000, num_seeds=10, min_seeds_solved=9, fast_path=True),
 }
 
 # Cobbe et al. 2020, table 2 (easy mode): 64 envs x 256 steps, gamma 0.999, lambda 0.95,

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dlcurriculum.ch06_reinforcement_learning import fast_update
 from dlcurriculum.ch06_reinforcement_learning.agent import ActorCritic
 from dlcurriculum.ch06_reinforcement_learning.config import PPOConfig
 from dlcurriculum.ch06_reinforcement_learning.envs import VecEnv
@@ -49,8 +50,10 @@ def collect_rollout(
     normalizer: RewardNormalizer | None,
     generator: torch.Generator,
     device: torch.device,
+    fast: bool = False,
 ) -> tuple[np.ndarray, list[tuple[float, int]]]:
-    """Fill `buffer` with num_steps steps of the current policy.
+    """Fill `buffer` with num_steps steps of the current policy (`fast`: its actions from
+    `fast_update.act`, the same numbers).
 
     Returns the observations to continue from, and (raw return, length) of each episode that
     finished during the rollout.
@@ -59,8 +62,11 @@ def collect_rollout(
     finished: list[tuple[float, int]] = []
     for _ in range(buffer.num_steps):
         obs_t = torch.as_tensor(obs, device=device)
-        with torch.no_grad():
-            action, logprob, _, value = agent.get_action_and_value(obs_t, generator=generator)
+        if fast:
+            action, logprob, value = fast_update.act(agent, obs_t, generator)
+        else:
+            with torch.no_grad():
+                action, logprob, _, value = agent.get_action_and_value(obs_t, generator=generator)
         obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
         final_values = torch.zeros_like(value)
         cut = truncated & info["_final_obs"]
@@ -93,8 +99,12 @@ def ppo_update(
     clip_coef: float,
     ns: Impl,
     generator: torch.Generator,
+    fast: bool = False,
 ) -> dict[str, float]:
     """update_epochs passes of minibatch steps on the rollout; returns the update's diagnostics.
+
+    `fast` takes each step's gradient from `fast_update` (derived by hand, the reference
+    losses only) instead of autograd.
 
     Raises:
         DlcError: when a loss or the gradient is not finite; the parameters are left as they
@@ -109,15 +119,21 @@ def ppo_update(
         epochs += 1
         epoch_kl = []
         for mb in buffer.minibatches(cfg.num_minibatches, generator):
-            _, logprob, entropy, value = agent.get_action_and_value(mb.obs, mb.actions)
-            pg_loss = ns.clipped_surrogate(logprob, mb.logprobs, mb.advantages, clip_coef)
-            v_clip = clip_coef if cfg.clip_vloss else None
-            v_loss = ns.value_loss(value, mb.values, mb.returns, v_clip)
-            ent = entropy.mean()
-            loss = ns.ppo_loss(pg_loss, v_loss, entropy, cfg.ent_coef, cfg.vf_coef)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = nn.utils.clip_grad_norm_(params, cfg.max_grad_norm, foreach=True)
+            if fast:
+                loss, pg_loss, v_loss, ent, logprob, grad_norm = fast_update.loss_and_grad(
+                    agent, mb, clip_coef, cfg.clip_vloss, cfg.ent_coef, cfg.vf_coef,
+                    cfg.max_grad_norm,
+                )
+            else:
+                _, logprob, entropy, value = agent.get_action_and_value(mb.obs, mb.actions)
+                pg_loss = ns.clipped_surrogate(logprob, mb.logprobs, mb.advantages, clip_coef)
+                v_clip = clip_coef if cfg.clip_vloss else None
+                v_loss = ns.value_loss(value, mb.values, mb.returns, v_clip)
+                ent = entropy.mean()
+                loss = ns.ppo_loss(pg_loss, v_loss, entropy, cfg.ent_coef, cfg.vf_coef)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = nn.utils.clip_grad_norm_(params, cfg.max_grad_norm, foreach=True)
             terms = {"policy loss": pg_loss, "value loss": v_loss, "entropy": ent}
             if not torch.isfinite(torch.stack([loss.detach(), grad_norm])).all():
                 raise _nonfinite(terms, grad_norm, logprob, mb.logprobs)
@@ -216,11 +232,13 @@ def train(
     """
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
+    reference = ns is None and not cfg.impl
     ns = ns or load_impl(cfg.impl)
     device = choose_device(cfg.device)
     run_dir.mkdir(parents=True, exist_ok=True)
     ts = make_train_state(cfg, device)
     agent, envs = ts.agent, ts.envs
+    fast = cfg.fast_path and reference and fast_update.applies(agent)
     buffer = ns.RolloutBuffer(
         cfg.num_steps,
         cfg.num_envs,
@@ -242,13 +260,15 @@ def train(
         last_good = session.contents()
         started = time.perf_counter()
         ts.obs, finished = collect_rollout(
-            agent, envs, buffer, ts.obs, ts.normalizer, ts.act_gen, device
+            agent, envs, buffer, ts.obs, ts.normalizer, ts.act_gen, device, fast
         )
         with torch.no_grad():
             last_values = agent.get_value(torch.as_tensor(ts.obs, device=device))
         buffer.compute_advantages(last_values, cfg.gamma, cfg.gae_lambda)
         try:
-            row = ppo_update(agent, ts.optimizer, buffer, cfg, clip_coef, ns, ts.shuffle_gen)
+            row = ppo_update(
+                agent, ts.optimizer, buffer, cfg, clip_coef, ns, ts.shuffle_gen, fast
+            )
         except DlcError as e:
             path = session.checkpoint(last_good)
             raise DlcError(
