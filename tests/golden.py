@@ -20,6 +20,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from dlcurriculum import catalog
 
 GOLDEN = Path(__file__).parent / "golden"
 RECORD = "OMP_NUM_THREADS=1 python -m tests.golden record"
+RECORDED = "_recorded"
+"""The key holding when and at which commit a golden file was recorded (not a figure)."""
 CLOCK_WORDS = ("time", "wall", "second", "per_s", "throughput", "elapsed", "speed", "eta")
 CLOCK_KEYS = {"sps", "ours_over_ddp"}  # steps per second; a speed ratio
 # rlhf starts from the latest chapter-1 run, so shakespeare runs first
@@ -77,23 +80,30 @@ def differences(experiment: str, summary: dict[str, Any]) -> list[str]:
     figures all recorded CPUs agree on must be equal, and the others are not compared.
     """
     now = comparable(summary)
-    own = GOLDEN / cpu() / f"{experiment}.json"
-    if own.exists():
-        golden = json.loads(own.read_text())
+    sets = {p.parent.name: json.loads(p.read_text()) for p in GOLDEN.glob(f"*/{experiment}.json")}
+    stamps = {name: figures.pop(RECORDED, "") for name, figures in sets.items()}
+    if not sets:
+        return [f"no golden figures for {experiment}: record them ({RECORD} {experiment})"]
+    own = sets.get(cpu())
+    if own is not None:
+        golden = own
     else:
-        recorded = [json.loads(p.read_text()) for p in sorted(GOLDEN.glob(f"*/{experiment}.json"))]
-        if not recorded:
-            return [f"no golden figures for {experiment}: record them ({RECORD} {experiment})"]
-        golden = {
-            k: v for k, v in recorded[0].items() if all(_equal(r.get(k), v) for r in recorded)
-        }
+        first, *others = sets.values()
+        golden = {k: v for k, v in first.items() if all(_equal(o.get(k), v) for o in others)}
         now = {k: v for k, v in now.items() if k in golden}
     keys = sorted(set(golden) | set(now))
-    return [
+    diffs = [
         f"{k}: golden {golden.get(k)!r}, now {now.get(k)!r}"
         for k in keys
         if not _equal(golden.get(k), now.get(k))
     ]
+    newer = [name for name, stamp in stamps.items() if own is not None and stamp > stamps[cpu()]]
+    if diffs and newer:
+        diffs.append(
+            f"({', '.join(sorted(newer))} recorded {experiment} after this CPU did: if that "
+            f"change moved these figures on purpose, record them here too: {RECORD} {experiment})"
+        )
+    return diffs
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -123,6 +133,14 @@ def smoke_summary(experiment: str, cwd: Path) -> dict[str, Any]:
     return json.loads((run_dir / "summary.json").read_text())
 
 
+def stamp() -> str:
+    """Now and the checked-out commit, e.g. '2026-12-05T20:41 3dd3f75' (sorts by time)."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=GOLDEN
+    ).stdout.strip()
+    return f"{datetime.now(UTC):%Y-%m-%dT%H:%M} {head}".strip()
+
+
 def record(names: list[str]) -> None:
     folder = GOLDEN / cpu()
     folder.mkdir(parents=True, exist_ok=True)
@@ -130,7 +148,7 @@ def record(names: list[str]) -> None:
         for name in ORDER:
             if names and name not in names and not (name == "shakespeare" and "rlhf" in names):
                 continue
-            figures = comparable(smoke_summary(name, Path(root)))
+            figures = comparable(smoke_summary(name, Path(root))) | {RECORDED: stamp()}
             text = json.dumps(figures, indent=0, sort_keys=True) + "\n"
             (folder / f"{name}.json").write_text(text)
             print(f"{name}: {len(figures)} figures, in {folder}")

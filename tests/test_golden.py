@@ -57,6 +57,21 @@ def test_another_cpu_is_held_to_what_every_recorded_cpu_agrees_on(
     assert "record them" in differences("unrecorded", _summary(FIGURES))[0]
 
 
+def test_a_newer_record_on_another_cpu_is_pointed_out(recorded: Path) -> None:
+    """Figures moved on purpose and recorded on one CPU leave the others' stale: say so."""
+    for name, stamp in (("GenuineIntel-6-207", "2026-12-05T10:00 aaa"), ("AuthenticAMD-25-17", "")):
+        path = recorded / name / "exp.json"
+        path.write_text(json.dumps(json.loads(path.read_text()) | {golden.RECORDED: stamp}))
+    moved = _summary(FIGURES | {"n_params": 1235})
+    assert len(differences("exp", moved)) == 1, "the other CPU's record is older: no hint"
+    path = recorded / "AuthenticAMD-25-17" / "exp.json"
+    figures = json.loads(path.read_text()) | {golden.RECORDED: "2026-12-05T11:00 bbb"}
+    path.write_text(json.dumps(figures))
+    *_, hint = differences("exp", moved)
+    assert "AuthenticAMD-25-17 recorded exp after this CPU did" in hint
+    assert differences("exp", _summary(FIGURES)) == [], "no difference, no hint"
+
+
 def test_the_cpu_names_vendor_family_and_model() -> None:
     name = golden.cpu()
     assert name and " " not in name
