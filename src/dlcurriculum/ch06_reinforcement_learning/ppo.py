@@ -121,7 +121,12 @@ def ppo_update(
         for mb in buffer.minibatches(cfg.num_minibatches, generator):
             if fast:
                 loss, pg_loss, v_loss, ent, logprob, grad_norm = fast_update.loss_and_grad(
-                    agent, mb, clip_coef, cfg.clip_vloss, cfg.ent_coef, cfg.vf_coef,
+                    agent,
+                    mb,
+                    clip_coef,
+                    cfg.clip_vloss,
+                    cfg.ent_coef,
+                    cfg.vf_coef,
                     cfg.max_grad_norm,
                 )
             else:
@@ -266,9 +271,7 @@ def train(
             last_values = agent.get_value(torch.as_tensor(ts.obs, device=device))
         buffer.compute_advantages(last_values, cfg.gamma, cfg.gae_lambda)
         try:
-            row = ppo_update(
-                agent, ts.optimizer, buffer, cfg, clip_coef, ns, ts.shuffle_gen, fast
-            )
+            row = ppo_update(agent, ts.optimizer, buffer, cfg, clip_coef, ns, ts.shuffle_gen, fast)
         except DlcError as e:
             path = session.checkpoint(last_good)
             raise DlcError(
