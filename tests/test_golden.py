@@ -41,6 +41,8 @@ def test_a_moved_figure_is_reported_and_clock_readings_are_not(recorded: Path) -
     assert differences("exp", summary) == []
     summary["accuracy"] += 1e-3
     assert [d.split(":")[0] for d in differences("exp", summary)] == ["accuracy"]
+    summary["accuracy"] = FIGURES["accuracy"] + 1e-9  # on its own CPU, to the tenth digit
+    assert [d.split(":")[0] for d in differences("exp", summary)] == ["accuracy"]
     summary = _summary(FIGURES | {"n_params": 1235})
     assert [d.split(":")[0] for d in differences("exp", summary)] == ["n_params"]
 
@@ -52,6 +54,8 @@ def test_another_cpu_is_held_to_what_every_recorded_cpu_agrees_on(
     assert differences("exp", _summary(FIGURES | {"accuracy": 0.5})) == []  # CPUs disagree
     moved = _summary(FIGURES | {"curve.0": 2.6})
     assert [d.split(":")[0] for d in differences("exp", moved)] == ["curve.0"]
+    rounded = _summary(FIGURES | {"curve.0": 2.5000001})  # another CPU's last digit
+    assert differences("exp", rounded) == []
     missing = _summary({k: v for k, v in FIGURES.items() if k != "status"})
     assert [d.split(":")[0] for d in differences("exp", missing)] == ["status"]
     assert "record them" in differences("unrecorded", _summary(FIGURES))[0]
