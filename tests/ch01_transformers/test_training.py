@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from dlcurriculum.ch01_transformers.lm_training import lm_loss, lr_at, make_optimizer, train_step
 from dlcurriculum.ch01_transformers.model import Transformer
@@ -35,6 +36,32 @@ def test_lm_loss_of_a_uniform_model_is_log_vocab() -> None:
     logits = torch.zeros(2, 5, 7)
     tokens = torch.randint(0, 7, (2, 5))
     assert lm_loss(logits, tokens).item() == pytest.approx(torch.log(torch.tensor(7.0)).item())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_lm_loss_and_its_gradient_equal_cross_entropy_on_the_shifted_tokens(dtype) -> None:  # type: ignore[no-untyped-def]
+    torch.manual_seed(0)
+    logits = (3 * torch.randn(3, 9, 50)).to(dtype)
+    tokens = torch.randint(0, 50, (3, 9))
+    tokens[0, 4] = tokens[0, 3]  # a repeated target, and a row whose target is argmax
+    ours_in, ref_in = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    ours = lm_loss(ours_in, tokens)
+    ref = F.cross_entropy(ref_in[:, :-1].flatten(0, 1).float(), tokens[:, 1:].flatten())
+    (2.5 * ours).backward()
+    (2.5 * ref).backward()
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-6)
+    assert ours_in.grad.dtype == dtype
+    tol = 1e-7 if dtype == torch.float32 else 1e-2
+    torch.testing.assert_close(ours_in.grad.float(), ref_in.grad.float(), atol=tol, rtol=tol)
+    assert (ours_in.grad[:, -1] == 0).all()  # the last position predicts nothing
+
+
+def test_lm_loss_refuses_a_second_backward_rather_than_give_a_wrong_gradient() -> None:
+    logits = torch.randn(2, 5, 7, requires_grad=True)
+    loss = lm_loss(logits, torch.randint(0, 7, (2, 5)))
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
 
 
 def test_train_step_lowers_the_loss_and_clips() -> None:

@@ -249,9 +249,11 @@ def estimate(spec: Any, cfg: RunConfig, preset: str, budget_s: float = 45.0) -> 
     """
     import torch
 
+    from dlcurriculum.core.memory import keep_freed_memory
     from dlcurriculum.core.seed import choose_device
 
     device = choose_device(cfg.device)
+    keep_freed_memory()  # as `launch` does, so that the estimate times what a run does
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     caches = _caches()

@@ -14,6 +14,7 @@ from typing import Any
 
 from dlcurriculum.core.config import RunConfig, from_dict, override
 from dlcurriculum.core.errors import DlcError, Interrupted, user_message
+from dlcurriculum.core.memory import keep_freed_memory
 from dlcurriculum.core.report import Criterion, Judgement, RunRecord, load_record, write_report
 from dlcurriculum.core.runs import (
     latest_checkpoint,
@@ -118,6 +119,7 @@ def launch(
     """Run an experiment in a fresh run folder and write its report."""
     run_dir = new_run_dir(spec.name, out)
     write_run_files(run_dir, spec.name, cfg, preset)
+    keep_freed_memory()
     try:
         result = spec.run(cfg, run_dir)
     except Exception as e:
@@ -160,6 +162,7 @@ def resume(
     cfg = resumable_config(spec, run_dir, assignments)
     if assignments:
         write_run_files(run_dir, spec.name, cfg, read_config(run_dir).get("preset", ""))
+    keep_freed_memory()
     try:
         result = spec.run(cfg, run_dir)
     except KeyboardInterrupt:

@@ -1,0 +1,41 @@
+"""keep_freed_memory: the large tensors of a repeated step stop faulting in afresh."""
+
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import resource, sys, torch
+from dlcurriculum.core.memory import keep_freed_memory
+
+def step():  # three 100 MB tensors alive at once, then freed, as in a training step
+    a = torch.empty(25_000_000).fill_(1.0)
+    b = a * 2
+    return (a + b).sum()
+
+applied = keep_freed_memory() if sys.argv[1] == "keep" else None
+faults = []
+for _ in range(5):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    step()
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(applied, max(faults[2:]))
+"""
+
+
+def _probe(mode: str) -> tuple[str, int]:
+    # its own process: the setting lasts until the process exits
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True
+    )
+    applied, faults = run.stdout.split()
+    return applied, int(faults)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
+def test_keep_freed_memory_stops_a_steps_large_tensors_faulting_in_every_step() -> None:
+    assert _probe("default")[1] > 50_000  # 300 MB in 4 KiB pages, faulted in every step
+    applied, faults = _probe("keep")
+    assert applied == "True"
+    assert faults < 1_000
