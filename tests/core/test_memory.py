@@ -16,11 +16,11 @@ def step():  # three 100 MB tensors alive at once, then freed, as in a training 
 
 applied = keep_freed_memory() if sys.argv[1] == "keep" else None
 faults = []
-for _ in range(5):
+for _ in range(30):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     step()
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-print(applied, max(faults[2:]))
+print(applied, sum(faults[10:]))  # after the heap has settled: it takes a few steps
 """
 
 
@@ -35,7 +35,10 @@ def _probe(mode: str) -> tuple[str, int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
 def test_keep_freed_memory_stops_a_steps_large_tensors_faulting_in_every_step() -> None:
-    assert _probe("default")[1] > 50_000  # 300 MB in 4 KiB pages, faulted in every step
-    applied, faults = _probe("keep")
+    default = _probe("default")[1]
+    assert default > 20 * 70_000  # 300 MB in 4 KiB pages, faulted in again in each of 20 steps
+    applied, kept = _probe("keep")
     assert applied == "True"
-    assert faults < 1_000
+    # where the freed blocks land in the heap varies from run to run, so a step now and then
+    # may still grow it: far fewer faults, not none
+    assert kept < default / 10
