@@ -15,8 +15,9 @@ def keep_freed_memory() -> bool:
     the 6,189-piece vocabulary of chapter 1's Shakespeare preset the logits are 100 MB, and
     this setting took its training step from 696 to 564 ms (924 to 635 ms with both cores
     busy). The cost: the process keeps its peak memory until it exits, and the heap holds
-    some freed blocks it cannot reuse (peak memory 965 against 883 MB there). Applies to this process only (`dlc run` calls it);
-    returns False, changing nothing, where the C library is not glibc.
+    some freed blocks it cannot reuse (peak memory 965 against 883 MB there). Applies to
+    this process only (`dlc run` calls it); returns False, changing nothing, where the C
+    library is not glibc.
     """
     if not sys.platform.startswith("linux"):
         return False
