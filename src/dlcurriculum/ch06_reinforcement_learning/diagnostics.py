@@ -18,7 +18,17 @@ from dlcurriculum.core.report import RunRecord
 CLIPFRAC_RANGE = (0.01, 0.20)
 """Healthy band for the median clip fraction over training."""
 KL_SPIKE_FACTOR, KL_SPIKE_FLOOR = 10.0, 0.05
-"""An update's approx KL is a spike above max(FLOOR, FACTOR x the run's median)."""
+"""An update's approx KL is a spike above max(FLOOR, FACTOR x the seed's median)."""
+KL_SPIKE_SHARE = 0.01
+"""Healthy: spikes in at most this share of the updates. Chosen on CartPole quick runs of
+seeds 20-39, both update paths: a healthy seed spiked in at most one of its 195 updates
+(6 of 40 seeds did, KL at most 0.086), where learning_rate=0.02 spiked in 20-45 of them in
+every seed. So a chance spike passes and a real one does not."""
+EV_FLOOR = 0.2
+"""Healthy: the mean explained variance over the second half of training above this. Chosen
+on the same runs: a critic that learns reached 0.23-0.97 in 34 of 40 healthy seeds (the
+median seed 0.7-0.9; the end of CartPole's episodes makes it noisy, down to -3.9 in one),
+while a dead critic (vf_coef=0) stayed within 0.1 of 0 in every seed."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +76,11 @@ def clipfrac_health(rows: list[dict[str, Any]]) -> Health:
 
 
 def explained_variance_health(rows: list[dict[str, Any]]) -> Health:
-    """Explained variance should rise above 0: judged on the mean over the second half."""
+    """Explained variance should rise above EV_FLOOR: judged on the mean over the second half."""
     ev = _values(rows, "value/explained_variance")
     late = ev[len(ev) // 2 :] or ev
     mean = statistics.fmean(late) if late else float("nan")
-    ok = mean > 0
+    ok = mean > EV_FLOOR
     advice = (
         ""
         if ok
@@ -79,18 +89,26 @@ def explained_variance_health(rows: list[dict[str, Any]]) -> Health:
             "on norm_reward, or raise vf_coef or learning_rate."
         )
     )
-    return Health("explained variance", "> 0 (second half)", f"mean {mean:.2f}", ok, advice)
+    return Health(
+        "explained variance", f"> {EV_FLOOR:g} (second half)", f"mean {mean:.2f}", ok, advice
+    )
+
+
+def kl_spikes(rows: list[dict[str, Any]]) -> tuple[int, int, float]:
+    """(spikes, updates, the spike limit) of one seed's approximate KL."""
+    kl = _values(rows, "policy/approx_kl")
+    limit = max(KL_SPIKE_FLOOR, KL_SPIKE_FACTOR * statistics.median(kl))
+    return sum(k > limit for k in kl), len(kl), limit
 
 
 def approx_kl_health(rows: list[dict[str, Any]]) -> Health:
-    """Approximate KL should stay small without spikes (see KL_SPIKE_FACTOR and _FLOOR)."""
+    """Approximate KL should stay small: spikes in at most KL_SPIKE_SHARE of the updates."""
     kl = _values(rows, "policy/approx_kl")
-    median = statistics.median(kl)
-    limit = max(KL_SPIKE_FLOOR, KL_SPIKE_FACTOR * median)
-    spikes = sum(k > limit for k in kl)
+    spikes, n, limit = kl_spikes(rows)
+    ok = spikes <= KL_SPIKE_SHARE * n
     advice = (
         ""
-        if spikes == 0
+        if ok
         else (
             "The policy jumps in some updates: lower learning_rate, set target_kl (e.g. 0.02) "
             "to stop an update early, or use more minibatches."
@@ -98,9 +116,9 @@ def approx_kl_health(rows: list[dict[str, Any]]) -> Health:
     )
     return Health(
         "approx KL",
-        f"no update above {limit:.3g}",
-        f"median {median:.4f}, max {max(kl):.4f}, {spikes} spike(s)",
-        spikes == 0,
+        f"at most {KL_SPIKE_SHARE:.0%} of updates above {limit:.3g}",
+        f"median {statistics.median(kl):.4f}, max {max(kl):.4f}, {spikes} spike(s) in {n}",
+        ok,
         advice,
     )
 

@@ -9,8 +9,12 @@ from typing import Any
 from dlcurriculum.ch06_reinforcement_learning.diagnostics import (
     CHECKS,
     CLIPFRAC_RANGE,
+    EV_FLOOR,
     KL_SPIKE_FACTOR,
     KL_SPIKE_FLOOR,
+    KL_SPIKE_SHARE,
+    Health,
+    kl_spikes,
     run_health,
     seed_rows,
 )
@@ -143,7 +147,24 @@ HEALTH_KEYS = ("policy/clipfrac", "value/explained_variance", "policy/approx_kl"
 """The metric each health criterion reads, in the order of diagnostics.CHECKS."""
 
 
-def _health_criterion(name: str, check_index: int) -> Criterion:
+def _every_seed(found: dict[str, Health], _per_seed: dict[str, list[dict[str, Any]]]) -> bool:
+    return all(h.ok for h in found.values())
+
+
+def _most_seeds(found: dict[str, Health], _per_seed: dict[str, list[dict[str, Any]]]) -> bool:
+    return 2 * sum(h.ok for h in found.values()) > len(found)
+
+
+def _few_spikes(_found: dict[str, Health], per_seed: dict[str, list[dict[str, Any]]]) -> bool:
+    counts = [kl_spikes(rows)[:2] for rows in per_seed.values()]
+    return sum(s for s, _ in counts) <= KL_SPIKE_SHARE * sum(n for _, n in counts)
+
+
+def _health_criterion(
+    name: str,
+    check_index: int,
+    passes: Callable[[dict[str, Health], dict[str, list[dict[str, Any]]]], bool],
+) -> Criterion:
     def judge(record: RunRecord) -> Verdict:
         per_seed = seed_rows(record.run_dir)
         if not per_seed:
@@ -158,21 +179,30 @@ def _health_criterion(name: str, check_index: int) -> Criterion:
             return not_measured(f"{', '.join(missing)} logged no finite {key}")
         found = {seed: CHECKS[check_index](rows) for seed, rows in per_seed.items()}
         measured = "; ".join(f"{seed}: {h.measured}" for seed, h in found.items())
-        return Verdict(all(h.ok for h in found.values()), measured)
+        return Verdict(passes(found, per_seed), measured)
 
     return Criterion(name, judge)
 
 
 _LOW, _HIGH = CLIPFRAC_RANGE
 HEALTH_CRITERIA = (  # the indices follow diagnostics.CHECKS
-    _health_criterion(f"median clip fraction in {_LOW:.0%}–{_HIGH:.0%}, in every seed", 0),
     _health_criterion(
-        "explained variance > 0 (mean over the second half of training), in every seed", 1
+        f"median clip fraction in {_LOW:.0%}–{_HIGH:.0%}, in every seed", 0, _every_seed
+    ),
+    # a seed or two of CartPole ends with a noisy critic or one jumpy update by chance (see
+    # EV_FLOOR and KL_SPIKE_SHARE): these two judge the seeds together, so chance cannot
+    # fail them and a real bug, which shows in most seeds, does
+    _health_criterion(
+        f"explained variance > {EV_FLOOR:g} (mean over the second half of training), "
+        "in more than half the seeds",
+        1,
+        _most_seeds,
     ),
     _health_criterion(
-        f"approximate KL without spikes (none above max({KL_SPIKE_FLOOR:g}, "
-        f"{KL_SPIKE_FACTOR:g} × its median)), in every seed",
+        f"approximate KL spikes (above max({KL_SPIKE_FLOOR:g}, {KL_SPIKE_FACTOR:g} × the "
+        f"seed's median)) in at most {KL_SPIKE_SHARE:.0%} of all seeds' updates",
         2,
+        _few_spikes,
     ),
 )
 
