@@ -147,23 +147,29 @@ HEALTH_KEYS = ("policy/clipfrac", "value/explained_variance", "policy/approx_kl"
 """The metric each health criterion reads, in the order of diagnostics.CHECKS."""
 
 
-def _every_seed(found: dict[str, Health], _per_seed: dict[str, list[dict[str, Any]]]) -> bool:
-    return all(h.ok for h in found.values())
+Rows = dict[str, list[dict[str, Any]]]
 
 
-def _most_seeds(found: dict[str, Health], _per_seed: dict[str, list[dict[str, Any]]]) -> bool:
-    return 2 * sum(h.ok for h in found.values()) > len(found)
+def _every_seed(found: dict[str, Health], _per_seed: Rows) -> tuple[bool, str]:
+    return all(h.ok for h in found.values()), ""
 
 
-def _few_spikes(_found: dict[str, Health], per_seed: dict[str, list[dict[str, Any]]]) -> bool:
+def _most_seeds(found: dict[str, Health], _per_seed: Rows) -> tuple[bool, str]:
+    ok = sum(h.ok for h in found.values())
+    return 2 * ok > len(found), f"{ok} of {len(found)} seeds; "
+
+
+def _few_spikes(_found: dict[str, Health], per_seed: Rows) -> tuple[bool, str]:
     counts = [kl_spikes(rows)[:2] for rows in per_seed.values()]
-    return sum(s for s, _ in counts) <= KL_SPIKE_SHARE * sum(n for _, n in counts)
+    spikes, updates = sum(s for s, _ in counts), sum(n for _, n in counts)
+    share = f"{spikes} spike(s) in {updates} updates ({spikes / updates:.1%}); "
+    return spikes <= KL_SPIKE_SHARE * updates, share
 
 
 def _health_criterion(
     name: str,
     check_index: int,
-    passes: Callable[[dict[str, Health], dict[str, list[dict[str, Any]]]], bool],
+    passes: Callable[[dict[str, Health], Rows], tuple[bool, str]],
 ) -> Criterion:
     def judge(record: RunRecord) -> Verdict:
         per_seed = seed_rows(record.run_dir)
@@ -178,8 +184,10 @@ def _health_criterion(
         if missing:
             return not_measured(f"{', '.join(missing)} logged no finite {key}")
         found = {seed: CHECKS[check_index](rows) for seed, rows in per_seed.items()}
-        measured = "; ".join(f"{seed}: {h.measured}" for seed, h in found.items())
-        return Verdict(passes(found, per_seed), measured)
+        ok, overall = passes(found, per_seed)
+        return Verdict(
+            ok, overall + "; ".join(f"{seed}: {h.measured}" for seed, h in found.items())
+        )
 
     return Criterion(name, judge)
 
