@@ -69,7 +69,7 @@ PANELS = (
     ("policy/clipfrac", "clip fraction", CLIPFRAC_RANGE),
     ("policy/approx_kl", "approx KL", None),
     ("policy/entropy", "entropy", None),
-    ("value/explained_variance", "explained variance", (0.0, 1.0)),
+    ("value/explained_variance", "explained variance", (EV_FLOOR, 1.0)),
     ("adv/mean", "advantage mean (before normalization)", None),
     ("adv/std", "advantage std (before normalization)", None),
     ("losses/value_loss", "value loss", None),
